@@ -1,0 +1,224 @@
+"""Findings: the model-answer schema, validation, fingerprints, and the merge that keeps reviews quiet.
+
+The answer contract (DESIGN.md) is one JSON object ``{"findings": [...]}``. Each item is validated
+on its own, so one bad item costs that item, not the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reviewer.errors import ModelOutputInvalid
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe: critical 4 ... info 0."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Side(StrEnum):
+    NEW = "new"  # added and unchanged lines, numbered in the new file
+    OLD = "old"  # removed lines, numbered in the old file
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    aspect: str
+    severity: Severity
+    path: str
+    line: int
+    side: Side
+    title: str
+    body: str
+    end_line: int | None = None
+    suggestion: str | None = None
+    confidence: float = 1.0
+    fingerprint: str = ""
+    source: str = "model"  # "model", or the detector's name
+
+
+class _AnswerItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    path: str = Field(min_length=1, max_length=1000)
+    line: int = Field(ge=1)
+    side: Literal["new", "old"] = "new"
+    end_line: int | None = Field(default=None, ge=1)
+    severity: Severity
+    category: str | None = None
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(default="", max_length=8000)
+    suggestion: str | None = Field(default=None, max_length=8000)
+    confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["findings"],
+    "properties": {
+        "findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "path", "line", "side", "end_line", "severity", "category",
+                    "title", "body", "suggestion", "confidence",
+                ],
+                "properties": {
+                    "path": {"type": "string"},
+                    "line": {"type": "integer"},
+                    "side": {"type": "string", "enum": ["new", "old"]},
+                    "end_line": {"type": ["integer", "null"]},
+                    "severity": {"type": "string", "enum": [s.value for s in Severity]},
+                    "category": {"type": "string"},
+                    "title": {"type": "string"},
+                    "body": {"type": "string"},
+                    "suggestion": {"type": ["string", "null"]},
+                    "confidence": {"type": "number"},
+                },
+            },
+        }
+    },
+}
+"""The findings answer as a strict JSON schema (for ``response_format={"type": "json_schema"}``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedAnswer:
+    findings: tuple[Finding, ...]
+    rejected: tuple[str, ...]  # one reason per item that did not validate
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.S)
+
+
+def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
+    """Validate a model answer. Raises ModelOutputInvalid when nothing of it is usable.
+
+    Items that fail validation are dropped one by one (and reported in ``rejected``), so a partly
+    valid answer keeps its valid findings.
+    """
+    if not text or not text.strip():
+        raise ModelOutputInvalid("empty answer")
+    fenced = _FENCE.match(text)
+    raw = fenced.group(1) if fenced else text
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelOutputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if isinstance(data, list):
+        data = {"findings": data}
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+        raise ModelOutputInvalid('not an object with a "findings" list')
+    findings: list[Finding] = []
+    rejected: list[str] = []
+    for index, item in enumerate(data["findings"]):
+        try:
+            parsed = _AnswerItem.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "item"
+            rejected.append(f"finding {index}: {where}: {first['msg']}")
+            continue
+        end_line = parsed.end_line if parsed.end_line and parsed.end_line > parsed.line else None
+        findings.append(
+            Finding(
+                aspect=aspect,
+                severity=parsed.severity,
+                path=parsed.path,
+                line=parsed.line,
+                side=Side(parsed.side),
+                end_line=end_line,
+                title=parsed.title,
+                body=parsed.body,
+                suggestion=parsed.suggestion or None,
+                confidence=parsed.confidence,
+            )
+        )
+    return ParsedAnswer(tuple(findings), tuple(rejected))
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def fingerprint(finding: Finding, anchored_text: Sequence[str]) -> str:
+    """A stable id that survives line shifts: aspect, path, the anchored lines' text and the title."""
+    material = "\x1f".join(
+        [finding.aspect, finding.path, *(_normalise(t) for t in anchored_text), _normalise(finding.title)]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_severity: Severity = Severity.LOW
+    min_confidence: float = 0.5
+    max_comments: int = 10
+
+
+def select(findings: Iterable[Finding], thresholds: Thresholds) -> tuple[list[Finding], list[Finding]]:
+    """Merge findings across chunks and aspects: drop duplicates and what is below the thresholds,
+    then keep the most severe up to the cap. Returns (kept, dropped_by_cap).
+
+    Two findings are duplicates when they share a fingerprint, or sit on the same line with the
+    same normalised title; the more severe (then more confident) one stays.
+    """
+    best: dict[tuple[str, ...], Finding] = {}
+    for f in findings:
+        if f.severity.rank < thresholds.min_severity.rank or f.confidence < thresholds.min_confidence:
+            continue
+        keys = [("fp", f.fingerprint)] if f.fingerprint else []
+        keys.append(("line", f.path, f.side.value, str(f.line), _normalise(f.title)))
+        existing = next((best[k] for k in map(tuple, keys) if k in best), None)
+        if existing is not None and _order(existing) <= _order(f):
+            continue
+        for k in map(tuple, keys):
+            best[k] = f
+        if existing is not None:
+            for k, v in list(best.items()):
+                if v is existing:
+                    best[k] = f
+    unique = list({id(f): f for f in best.values()}.values())
+    unique.sort(key=_order)
+    return unique[: thresholds.max_comments], unique[thresholds.max_comments :]
+
+
+def _order(f: Finding) -> tuple[int, float, str, int]:
+    return (-f.severity.rank, -f.confidence, f.path, f.line)
+
+
+def with_fingerprint(finding: Finding, anchored_text: Sequence[str]) -> Finding:
+    return replace(finding, fingerprint=fingerprint(finding, anchored_text))
