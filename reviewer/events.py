@@ -1,0 +1,105 @@
+"""GitLab webhook events, classified: what deserves a review and what is acknowledged and ignored.
+
+Follows GitLab's webhook events page (merge request events, comment events) and its notes:
+``oldrev`` is present only when code changed; a draft-to-ready switch shows in ``changes.draft``;
+system hooks send merge request events under ``X-Gitlab-Event: System Hook``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REVIEW_COMMAND = re.compile(r"^\s*/ai-review(?:\s+(?P<args>[^\n]*))?\s*$", re.M)
+
+_MR_EVENTS = {"Merge Request Hook", "System Hook"}
+_NOTE_EVENTS = {"Note Hook", "Confidential Note Hook"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewJob:
+    """What a worker needs to review one MR: ids only, never the payload."""
+
+    project_id: int
+    iid: int
+    trigger: str  # "opened", "pushed", "ready", "reopened", "command"
+    head_sha: str | None = None
+    requested_by: int | None = None  # the author of a /ai-review note
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    reason: str
+
+
+def classify(event_header: str | None, payload: Mapping[str, Any]) -> ReviewJob | Ignored:
+    """Turn one delivery into a review job or a reasoned ignore. Never raises on odd shapes."""
+    kind = payload.get("object_kind") if isinstance(payload, Mapping) else None
+    if kind == "merge_request" and (event_header in _MR_EVENTS or event_header is None):
+        return _merge_request(payload)
+    if kind == "note" and (event_header in _NOTE_EVENTS or event_header is None):
+        return _note(payload)
+    return Ignored(f"event {event_header or '?'} / {kind or '?'} is not reviewed")
+
+
+def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
+    attrs = _mapping(payload.get("object_attributes"))
+    project_id = _int(_mapping(payload.get("project")).get("id")) or _int(attrs.get("target_project_id"))
+    iid = _int(attrs.get("iid"))
+    if project_id is None or iid is None:
+        return Ignored("merge request event without project id or iid")
+    state = attrs.get("state")
+    if state in ("closed", "merged", "locked"):
+        return Ignored(f"merge request is {state}")
+    action = attrs.get("action")
+    head = _mapping(attrs.get("last_commit")).get("id") or None
+    changes = _mapping(payload.get("changes"))
+    if action == "open":
+        trigger = "opened"
+    elif action == "reopen":
+        trigger = "reopened"
+    elif action == "update" and attrs.get("oldrev"):
+        trigger = "pushed"
+    elif action == "update" and _mapping(changes.get("draft")).get("current") is False:
+        trigger = "ready"
+    else:
+        return Ignored(f"merge request action {action or 'none'} needs no review")
+    return ReviewJob(project_id=project_id, iid=iid, trigger=trigger, head_sha=head)
+
+
+def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
+    attrs = _mapping(payload.get("object_attributes"))
+    if attrs.get("noteable_type") != "MergeRequest":
+        return Ignored(f"comment on a {attrs.get('noteable_type') or 'thing'} is not a review request")
+    if not REVIEW_COMMAND.search(str(attrs.get("note") or "")):
+        return Ignored("comment without the /ai-review command")
+    mr = _mapping(payload.get("merge_request"))
+    project_id = _int(_mapping(payload.get("project")).get("id")) or _int(attrs.get("project_id"))
+    iid = _int(mr.get("iid"))
+    if project_id is None or iid is None:
+        return Ignored("comment event without project id or merge request iid")
+    if mr.get("state") in ("closed", "merged", "locked"):
+        return Ignored(f"merge request is {mr.get('state')}")
+    return ReviewJob(
+        project_id=project_id,
+        iid=iid,
+        trigger="command",
+        head_sha=_mapping(mr.get("last_commit")).get("id") or None,
+        requested_by=_int(attrs.get("author_id")) or _int(_mapping(payload.get("user")).get("id")),
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

@@ -1,0 +1,352 @@
+"""Everything that talks to GitLab, through python-gitlab.
+
+GitLab REST API v4 pages this module follows:
+- Merge requests: get a single MR (``diff_refs``), list MR diffs (``/diffs``, paginated per file,
+  GitLab 15.7+), show MR raw diffs (``/raw_diffs``), MR diff versions (``/versions``).
+- Discussions: create a thread in the MR diff (``position`` with ``position_type=text``, the three
+  SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
+  ``line_range`` with line codes), resolve a thread.
+- Notes: list, create and edit MR notes (the one summary note).
+- Users: ``GET /user`` (the bot's own id, to recognise its notes).
+
+Only this module catches python-gitlab's exceptions; it raises the project's own from them
+(reviewer.errors), with project, MR and status, never the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
+
+from reviewer.diff import DiffRefs, FileDiff, MergeRequestDiff, parse_gitlab_diffs, parse_unified
+from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.positions import LinePoint, Position
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64}) -->")
+SUMMARY_MARKER = "<!-- ai-review summary -->"
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequestInfo:
+    project_id: int
+    project_path: str
+    iid: int
+    title: str
+    description: str
+    state: str
+    draft: bool
+    source_branch: str
+    target_branch: str
+    head_sha: str | None
+    web_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class BotThread:
+    """A discussion the bot started, recognised by its author and the fingerprint marker."""
+
+    discussion_id: str
+    note_id: int
+    fingerprint: str
+    resolved: bool
+    path: str | None
+
+
+def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
+    """GitLab's ``position`` object for a diff thread. Line fields appear only as set."""
+    payload: dict[str, Any] = {
+        "position_type": "text",
+        "base_sha": position.refs.base_sha,
+        "start_sha": position.refs.start_sha,
+        "head_sha": position.refs.head_sha,
+        "old_path": position.old_path,
+        "new_path": position.new_path,
+    }
+    if position.old_line is not None:
+        payload["old_line"] = position.old_line
+    if position.new_line is not None:
+        payload["new_line"] = position.new_line
+    if with_range:
+        payload["line_range"] = {"start": _point(position.start), "end": _point(position.end)}
+    return payload
+
+
+def _point(point: LinePoint) -> dict[str, Any]:
+    out: dict[str, Any] = {"line_code": point.line_code, "type": point.type}
+    if point.old_line is not None:
+        out["old_line"] = point.old_line
+    if point.new_line is not None:
+        out["new_line"] = point.new_line
+    return out
+
+
+class GitLabClient:
+    """The bot's view of one GitLab instance."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        diff_refs_wait: float = 0.5,
+        diff_refs_attempts: int = 6,
+    ) -> None:
+        self._gl = gitlab.Gitlab(
+            url, private_token=token, timeout=timeout, retry_transient_errors=True, per_page=100
+        )
+        self._retries = max_retries
+        self._diff_refs_wait = diff_refs_wait
+        self._diff_refs_attempts = diff_refs_attempts
+        self._bot_id: int | None = None
+        self.url = url
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def bot_user_id(self) -> int:
+        if self._bot_id is None:
+            self._call("read the bot user", self._gl.auth)
+            user = self._gl.user
+            if user is None:
+                raise GitLabError("GitLab did not say who the token belongs to")
+            self._bot_id = int(user.id)
+        return self._bot_id
+
+    def merge_request(self, project: int | str, iid: int) -> MergeRequestInfo:
+        mr = self._mr(project, iid)
+        return self._info(mr)
+
+    def fetch_diff(self, project: int | str, iid: int) -> tuple[MergeRequestInfo, MergeRequestDiff]:
+        """The MR's latest version: its SHAs and every changed file.
+
+        ``diff_refs`` can be null for a moment right after an MR is created, so it is polled
+        briefly. Files whose text GitLab withholds (too large, collapsed) are fetched from the
+        raw diff; what still has no text stays in the list, marked not reviewed.
+        """
+        mr = self._mr(project, iid)
+        for _ in range(self._diff_refs_attempts - 1):
+            if mr.attributes.get("diff_refs"):
+                break
+            time.sleep(self._diff_refs_wait)
+            mr = self._mr(project, iid)
+        refs_raw = mr.attributes.get("diff_refs")
+        if not refs_raw or not refs_raw.get("head_sha"):
+            raise TransientError(f"merge request {project}!{iid} has no diff_refs yet")
+        refs = DiffRefs(refs_raw["base_sha"], refs_raw["start_sha"], refs_raw["head_sha"])
+        info = self._info(mr)
+        entries = self._call(
+            f"list the diffs of {project}!{iid}",
+            lambda: list(
+                self._gl.http_list(
+                    f"/projects/{info.project_id}/merge_requests/{iid}/diffs",
+                    iterator=True,
+                    max_retries=self._retries,
+                )
+            ),
+        )
+        files = parse_gitlab_diffs(entries)
+        if any(f.too_large for f in files):
+            files = self._fill_withheld(info, files)
+        diff = MergeRequestDiff(
+            refs=refs,
+            files=tuple(files),
+            title=info.title,
+            description=info.description,
+            source_branch=info.source_branch,
+            target_branch=info.target_branch,
+        )
+        return info, diff
+
+    def _fill_withheld(self, info: MergeRequestInfo, files: list[FileDiff]) -> list[FileDiff]:
+        try:
+            raw = self._call(
+                f"read the raw diff of {info.project_path}!{info.iid}",
+                lambda: self._gl.http_get(
+                    f"/projects/{info.project_id}/merge_requests/{info.iid}/raw_diffs",
+                    raw=True,
+                    max_retries=self._retries,
+                ),
+            )
+            text = raw.content.decode("utf-8", errors="replace")
+            by_path = {(f.old_path, f.new_path): f for f in parse_unified(text)}
+        except GitLabError as exc:  # older GitLab without /raw_diffs, or over its limits
+            log.info("raw diffs unavailable for %s!%s: %s", info.project_path, info.iid, exc)
+            by_path = {}
+        filled: list[FileDiff] = []
+        for f in files:
+            full = by_path.get((f.old_path, f.new_path)) if f.too_large else None
+            filled.append(full if full is not None and full.hunks else f)
+        return filled
+
+    def read_file(self, project: int | str, path: str, ref: str) -> str | None:
+        """A file's text at ``ref``, or None when it does not exist."""
+        try:
+            proj = self._call(f"read project {project}", lambda: self._gl.projects.get(project, lazy=True))
+            content = self._call(
+                f"read {path} at {ref[:12]}",
+                lambda: proj.files.raw(file_path=path, ref=ref, max_retries=self._retries),
+            )
+        except GitLabError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = content if isinstance(content, bytes) else bytes(content or b"")
+        return data.decode("utf-8", errors="replace")
+
+    def bot_threads(self, project: int | str, iid: int) -> list[BotThread]:
+        """The discussions this bot started on the MR, with the fingerprint each carries."""
+        bot = self.bot_user_id()
+        mr = self._mr(project, iid, lazy=True)
+        threads: list[BotThread] = []
+        for discussion in self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list):
+            notes = discussion.attributes.get("notes") or []
+            if not notes or (notes[0].get("author") or {}).get("id") != bot:
+                continue
+            first = notes[0]
+            marker = FINGERPRINT_MARKER.search(first.get("body") or "")
+            if not marker:
+                continue
+            position = first.get("position") or {}
+            threads.append(
+                BotThread(
+                    discussion_id=str(discussion.id),
+                    note_id=int(first["id"]),
+                    fingerprint=marker.group(1),
+                    resolved=bool(first.get("resolved")),
+                    path=position.get("new_path") or position.get("old_path"),
+                )
+            )
+        return threads
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def create_thread(self, project: int | str, iid: int, body: str, position: Position | None) -> str:
+        """Start a discussion; inline when ``position`` is given. Raises PositionRejected on 400.
+
+        A multi-line range is sent with its line codes; when GitLab refuses it, the single-line
+        form of the same position is tried before giving up on inline placement.
+        """
+        mr = self._mr(project, iid, lazy=True)
+        if position is None:
+            created = self._call(
+                f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": body})
+            )
+            return str(created.id)
+        last: GitLabError | None = None
+        for with_range in (True, False):
+            data = {"body": body, "position": position_payload(position, with_range=with_range)}
+            try:
+                created = self._call(
+                    f"comment on {position.new_path} in {project}!{iid}",
+                    lambda data=data: mr.discussions.create(data, max_retries=self._retries),  # type: ignore[misc]
+                )
+                return str(created.id)
+            except GitLabError as exc:
+                if exc.status != 400:
+                    raise
+                last = exc
+        raise PositionRejected(str(last))
+
+    def resolve_thread(self, project: int | str, iid: int, discussion_id: str) -> None:
+        mr = self._mr(project, iid, lazy=True)
+
+        def resolve() -> None:
+            discussion = mr.discussions.get(discussion_id, lazy=True)
+            discussion.resolved = True
+            discussion.save()
+
+        self._call(f"resolve a thread on {project}!{iid}", resolve)
+
+    def upsert_summary(self, project: int | str, iid: int, body: str) -> int:
+        """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
+        bot = self.bot_user_id()
+        mr = self._mr(project, iid, lazy=True)
+        listing = self._iterate(
+            f"list notes of {project}!{iid}", lambda **kw: mr.notes.list(sort="asc", order_by="created_at", **kw)
+        )
+        for note in listing:
+            if (note.attributes.get("author") or {}).get("id") == bot and SUMMARY_MARKER in (
+                note.attributes.get("body") or ""
+            ):
+                note.body = body
+                self._call(f"update the summary of {project}!{iid}", note.save)
+                return int(note.id)
+        created = self._call(f"post the summary of {project}!{iid}", lambda: mr.notes.create({"body": body}))
+        return int(created.id)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _mr(self, project: int | str, iid: int, *, lazy: bool = False) -> Any:
+        proj = self._gl.projects.get(project, lazy=True)
+        return self._call(
+            f"read merge request {project}!{iid}",
+            lambda: proj.mergerequests.get(iid, lazy=lazy, max_retries=self._retries),
+        )
+
+    def _info(self, mr: Any) -> MergeRequestInfo:
+        a = mr.attributes
+        refs = a.get("diff_refs") or {}
+        web_url = a.get("web_url") or ""
+        return MergeRequestInfo(
+            project_id=int(a["project_id"]),
+            project_path=_project_path(web_url) or str(a["project_id"]),
+            iid=int(a["iid"]),
+            title=a.get("title") or "",
+            description=a.get("description") or "",
+            state=a.get("state") or "",
+            draft=bool(a.get("draft", a.get("work_in_progress", False))),
+            source_branch=a.get("source_branch") or "",
+            target_branch=a.get("target_branch") or "",
+            head_sha=refs.get("head_sha") or a.get("sha"),
+            web_url=web_url,
+        )
+
+    def _iterate(self, what: str, lister: Callable[..., Any]) -> Iterator[Any]:
+        try:
+            yield from lister(iterator=True, max_retries=self._retries)
+        except (GitlabError, requests.RequestException) as exc:
+            raise _translate(what, exc) from exc
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (GitlabError, requests.RequestException) as exc:
+            raise _translate(what, exc) from exc
+
+
+def _project_path(web_url: str) -> str | None:
+    match = re.search(r"https?://[^/]+/(.+?)/-/merge_requests/", web_url)
+    return match.group(1) if match else None
+
+
+def _translate(what: str, exc: Exception) -> Exception:
+    if isinstance(exc, requests.RequestException):
+        return TransientError(f"could not {what}: {type(exc).__name__}")
+    assert isinstance(exc, GitlabError)
+    status = exc.response_code
+    if isinstance(exc, GitlabAuthenticationError) and status is None:
+        status = 401
+    message = _short(exc.error_message)
+    if status is not None and (status >= 500 or status == 429):
+        return TransientError(f"could not {what}: GitLab answered {status}")
+    if isinstance(exc, GitlabHttpError) or status is not None:
+        return GitLabError(f"could not {what}: GitLab answered {status}: {message}", status=status)
+    return GitLabError(f"could not {what}: {message}", status=status)
+
+
+def _short(message: Any) -> str:
+    text = str(message)
+    return text if len(text) <= 300 else text[:300] + "..."

@@ -1,0 +1,34 @@
+"""Local review: the same engine over a unified diff (a file, stdin, or `git diff`), printed as a
+report (text, json, GitLab Code Quality, SARIF) instead of posted."""
+
+from __future__ import annotations
+
+from reviewer.diff import DiffRefs, parse_unified
+from reviewer.findings import Severity
+from reviewer.pipeline import Engine
+from reviewer.prompts import TeamPolicy
+from reviewer.report import render_report
+
+LOCAL_REFS = DiffRefs("local", "local", "local")
+
+
+def review_local_diff(
+    engine: Engine, text: str, *, fmt: str = "text", title: str = "local change", policy: TeamPolicy | None = None
+) -> tuple[str, Severity | None]:
+    """Review a diff's text; returns the report and the worst severity found (None when clean)."""
+    files = parse_unified(text)
+    analysis = engine.analyse(
+        files, LOCAL_REFS, title=title, policy=policy or engine.prompts.policy(None),
+        metadata={"trigger": "local"},
+    )
+    findings = [finding for finding, _ in analysis.placed]
+    report = render_report(
+        findings,
+        fmt,  # type: ignore[arg-type]
+        skipped=analysis.plan.skipped,
+        tier=analysis.plan.tier,
+        usage=analysis.usage,
+        failures=analysis.failures,
+    )
+    worst = max((f.severity for f in findings), key=lambda s: s.rank, default=None)
+    return report, worst

@@ -1,0 +1,97 @@
+"""Where Settings become services: the one place that turns configuration into objects.
+
+Called once per process at its edge (the CLI, the worker start-up); everything else receives the
+objects built here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reviewer.config import Settings
+from reviewer.errors import ConfigError
+from reviewer.findings import Severity, Thresholds
+from reviewer.gitlab import GitLabClient
+from reviewer.llm import GatewayConfig, LLMClient, Price
+from reviewer.pipeline import Engine, ModelChoice
+from reviewer.planning import PlanConfig
+from reviewer.prompts import PromptStore
+from reviewer.tokens import default_counter
+
+
+@dataclass
+class Services:
+    engine: Engine
+    gitlab: GitLabClient | None
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    try:
+        severity = Severity(settings.min_severity.lower())
+    except ValueError:
+        raise ConfigError(
+            f"REVIEWER_MIN_SEVERITY={settings.min_severity!r}: use one of {[s.value for s in Severity]}"
+        ) from None
+    return Thresholds(severity, settings.min_confidence, settings.max_comments)
+
+
+def build_llm(settings: Settings) -> LLMClient | None:
+    if not settings.llm_base_url:
+        return None
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
+    prices = {
+        model: Price(input_per_mtok=p[0], output_per_mtok=p[1], cached_input_per_mtok=p[2])
+        for model, p in settings.price_table().items()
+    }
+    config = GatewayConfig(
+        base_url=settings.llm_base_url,
+        api_key=api_key,
+        timeout=settings.llm_timeout,
+        max_attempts=settings.llm_max_attempts,
+        gateway_token=settings.aig_token.get_secret_value() if settings.aig_token else None,
+        cache_ttl=settings.aig_cache_ttl,
+        structured=settings.llm_structured,  # type: ignore[arg-type]
+        prices=prices,
+    )
+    return LLMClient(config)
+
+
+def build_gitlab(settings: Settings) -> GitLabClient | None:
+    if not settings.gitlab_url:
+        return None
+    if settings.gitlab_token is None:
+        raise ConfigError("REVIEWER_GITLAB_URL is set but REVIEWER_GITLAB_TOKEN is not")
+    return GitLabClient(
+        settings.gitlab_url, settings.gitlab_token.get_secret_value(), timeout=settings.gitlab_timeout
+    )
+
+
+def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
+    models = ModelChoice(
+        default=settings.llm_model,
+        lite=settings.llm_lite_model,
+        per_aspect={
+            aspect: model
+            for aspect, model in (("security", settings.llm_security_model), ("style", settings.llm_style_model))
+            if model
+        },
+        fallbacks=settings.llm_fallback_models,
+    )
+    plan_config = PlanConfig(
+        chunk_tokens=settings.chunk_tokens,
+        noise_globs=(*PlanConfig().noise_globs, *settings.noise_globs),
+        keep_globs=(*PlanConfig().keep_globs, *settings.keep_globs),
+        sensitive_globs=(*PlanConfig().sensitive_globs, *settings.sensitive_globs),
+    )
+    return Engine(
+        prompts=PromptStore(settings.prompts_dir, defaults=thresholds(settings)),
+        llm=llm if llm is not None else build_llm(settings),
+        models=models,
+        plan_config=plan_config,
+        counter=default_counter(),
+        concurrency=settings.llm_concurrency,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(engine=build_engine(settings), gitlab=build_gitlab(settings))

@@ -1,0 +1,46 @@
+"""What the bot remembers between deliveries, in Redis: deliveries seen and heads reviewed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+DELIVERY_TTL_SECONDS = 3 * 24 * 3600
+REVIEW_TTL_SECONDS = 30 * 24 * 3600
+
+
+class RedisDeliveryLog:
+    """At-least-once deliveries made once: a key is claimed atomically with SET NX."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "reviewer:delivery:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def first_time(self, key: str) -> bool:
+        return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=DELIVERY_TTL_SECONDS))
+
+    def forget(self, key: str) -> None:
+        self._redis.delete(self._prefix + key)
+
+
+class ReviewLedger:
+    """Which head of each MR was last reviewed, so a redelivered or repeated event costs nothing."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "reviewer:reviewed:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _key(self, project_id: int | str, iid: int) -> str:
+        return f"{self._prefix}{project_id}:{iid}"
+
+    def last_reviewed(self, project_id: int | str, iid: int) -> str | None:
+        value = self._redis.get(self._key(project_id, iid))
+        return value.decode() if isinstance(value, bytes) else value
+
+    def record(self, project_id: int | str, iid: int, head_sha: str) -> None:
+        self._redis.set(self._key(project_id, iid), head_sha.encode(), ex=REVIEW_TTL_SECONDS)
+
+    def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
+        """One review of an MR at a time: two at once would each post what the other has not yet."""
+        return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)

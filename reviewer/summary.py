@@ -1,0 +1,114 @@
+"""The one summary note per merge request, edited in place on every review.
+
+It says what was reviewed and how (head, tier, aspects, prompt versions), what was found, every
+finding that could not go inline and why, every file that was not reviewed and why, what failed,
+and what it cost. A clean MR gets a short note and no inline noise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from reviewer.findings import Finding, Severity
+from reviewer.gitlab import SUMMARY_MARKER
+from reviewer.llm import Usage
+from reviewer.planning import Plan
+from reviewer.publish import sanitize
+
+_MAX_LISTED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryInput:
+    head_sha: str
+    plan: Plan
+    inline: list[Finding]
+    in_summary: list[tuple[Finding, str]]
+    already_posted: int
+    over_cap: list[Finding]
+    failures: list[str]
+    usage: Usage
+    prompt_versions: dict[str, str]
+    aspects: tuple[str, ...]
+    model_configured: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def render_summary(s: SummaryInput) -> str:
+    lines = [SUMMARY_MARKER, "### AI review", ""]
+    lines.append(_headline(s))
+    lines.append("")
+    lines.append(_scope(s))
+    if s.in_summary:
+        lines += ["", "**Findings not placed on a line**", ""]
+        for finding, reason in s.in_summary[:_MAX_LISTED]:
+            lines.append(
+                f"- **{finding.severity.value}** `{_code(finding.path)}:{finding.line}` "
+                f"{sanitize(finding.title)} ({reason})"
+            )
+            if finding.body:
+                lines.append(f"  {_indent(sanitize(finding.body))}")
+        if len(s.in_summary) > _MAX_LISTED:
+            lines.append(f"- and {len(s.in_summary) - _MAX_LISTED} more")
+    if s.over_cap:
+        lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
+    if s.plan.skipped:
+        lines += ["", "<details><summary>Not reviewed: " f"{len(s.plan.skipped)} files</summary>", ""]
+        for skipped in s.plan.skipped[:_MAX_LISTED]:
+            lines.append(f"- `{_code(skipped.path)}`: {skipped.reason}")
+        if len(s.plan.skipped) > _MAX_LISTED:
+            lines.append(f"- and {len(s.plan.skipped) - _MAX_LISTED} more")
+        lines += ["", "</details>"]
+    if s.failures:
+        lines += ["", "**Could not complete**", ""]
+        lines += [f"- {failure}" for failure in s.failures[:_MAX_LISTED]]
+    if not s.model_configured:
+        lines += ["", "Model review is off (no gateway configured): deterministic checks only."]
+    lines += ["", _footer(s)]
+    return "\n".join(lines)
+
+
+def _headline(s: SummaryInput) -> str:
+    found = [*s.inline, *(f for f, _ in s.in_summary)]
+    if not found and not s.already_posted:
+        return "No issues found." if not s.failures else "No issues found in what could be reviewed."
+    counts = Counter(f.severity for f in found)
+    parts = [f"{counts[sev]} {sev.value}" for sev in Severity if counts[sev]]
+    text = f"{len(found)} new finding{'s' if len(found) != 1 else ''}"
+    if parts:
+        text += f" ({', '.join(parts)})"
+    text += f": {len(s.inline)} on their lines"
+    if s.in_summary:
+        text += f", {len(s.in_summary)} below"
+    if s.already_posted:
+        text += f"; {s.already_posted} already raised in earlier threads"
+    return text + "."
+
+
+def _scope(s: SummaryInput) -> str:
+    plan = s.plan
+    aspects = ", ".join(s.aspects) if s.aspects else "deterministic checks"
+    return (
+        f"Reviewed `{s.head_sha[:12]}`: {plan.reviewed_files} files, {plan.changed_lines} changed lines, "
+        f"tier **{plan.tier.value}** ({plan.tier_reason}); aspects: {aspects}."
+    )
+
+
+def _footer(s: SummaryInput) -> str:
+    u = s.usage
+    versions = ", ".join(f"{a} `{v}`" for a, v in sorted(s.prompt_versions.items())) or "none"
+    return (
+        f"<sub>Tokens: {u.prompt_tokens} prompt ({u.cached_tokens} cached), {u.completion_tokens} "
+        f"completion; cost ${u.cost:.4f}. Prompt versions: {versions}. "
+        "Comment `/ai-review` to review again.</sub>"
+    )
+
+
+def _code(path: str) -> str:
+    return path.replace("`", "'")
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+

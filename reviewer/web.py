@@ -1,0 +1,134 @@
+"""The webhook intake: ``POST /webhooks/gitlab``, ``GET /healthz``, ``GET /metrics``.
+
+Follows GitLab's webhooks page: the secret arrives in ``X-Gitlab-Token``; ``Idempotency-Key``
+(GitLab 17.4+) stays the same across retries of one delivery, ``X-Gitlab-Event-UUID`` is shared by
+recursive hooks; GitLab disables a hook after repeated failures and 4xx answers count against it,
+so events that need no review are acknowledged with 200, never refused.
+
+The intake does no GitLab or model work: verify, classify, dedupe, enqueue, answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reviewer import metrics
+from reviewer.events import Ignored, ReviewJob, classify
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class DeliveryLog(Protocol):
+    def first_time(self, key: str) -> bool:
+        """True the first time a delivery key is seen (atomically), False for repeats."""
+        ...
+
+    def forget(self, key: str) -> None:
+        """Undo ``first_time`` for a delivery that could not be queued, so a redelivery counts."""
+        ...
+
+
+Enqueue = Callable[[ReviewJob, str], None]
+
+
+def token_matches(given: str | None, secrets: Sequence[str]) -> bool:
+    """Constant-time comparison against every configured secret (several while rotating)."""
+    if not given or not secrets:
+        return False
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(given.encode(), secret.encode())
+    return matched
+
+
+def delivery_key(request: Request, body: bytes) -> str:
+    headers = request.headers
+    if headers.get("idempotency-key"):
+        return "idem:" + headers["idempotency-key"]
+    event_uuid = headers.get("x-gitlab-event-uuid")
+    if event_uuid:
+        # Recursive hooks share the event UUID; the webhook UUID tells their deliveries apart.
+        return f"event:{event_uuid}:{headers.get('x-gitlab-webhook-uuid', '')}"
+    return "body:" + hashlib.sha256(body).hexdigest()
+
+
+def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog) -> Starlette:
+    def _dedupe_and_enqueue(job: ReviewJob, key: str) -> bool:
+        if not deliveries.first_time(key):
+            return False
+        try:
+            enqueue(job, key)
+        except BaseException:
+            deliveries.forget(key)
+            raise
+        return True
+
+    async def webhook(request: Request) -> Response:
+        if not token_matches(request.headers.get("x-gitlab-token"), secrets):
+            metrics.WEBHOOKS.labels(outcome="rejected").inc()
+            reason = "webhook secret not configured" if not secrets else "invalid X-Gitlab-Token"
+            return JSONResponse({"status": "rejected", "reason": reason}, status_code=401)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            metrics.WEBHOOKS.labels(outcome="invalid").inc()
+            return JSONResponse({"status": "rejected", "reason": "payload too large"}, status_code=413)
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            metrics.WEBHOOKS.labels(outcome="invalid").inc()
+            return JSONResponse({"status": "rejected", "reason": "body is not JSON"}, status_code=400)
+        if not isinstance(payload, dict):
+            metrics.WEBHOOKS.labels(outcome="invalid").inc()
+            return JSONResponse({"status": "rejected", "reason": "body is not a JSON object"}, status_code=400)
+        decision = classify(request.headers.get("x-gitlab-event"), payload)
+        if isinstance(decision, Ignored):
+            metrics.WEBHOOKS.labels(outcome="ignored").inc()
+            return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=200)
+        key = delivery_key(request, body)
+        try:
+            fresh = await run_in_threadpool(_dedupe_and_enqueue, decision, key)
+        except Exception:  # the queue's border: the broker is down or refused the message
+            log.exception("could not enqueue a review of project %s !%s", decision.project_id, decision.iid)
+            metrics.WEBHOOKS.labels(outcome="enqueue_failed").inc()
+            return JSONResponse({"status": "error", "reason": "queue unavailable"}, status_code=503)
+        if not fresh:
+            metrics.WEBHOOKS.labels(outcome="duplicate").inc()
+            return JSONResponse({"status": "duplicate"}, status_code=200)
+        metrics.WEBHOOKS.labels(outcome="queued").inc()
+        log.info(
+            "queued review of project %s !%s (%s) delivery %s",
+            decision.project_id, decision.iid, decision.trigger, key,
+        )
+        return JSONResponse(
+            {"status": "queued", "project_id": decision.project_id, "iid": decision.iid,
+             "trigger": decision.trigger},
+            status_code=202,
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/gitlab", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ]
+    )

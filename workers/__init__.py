@@ -1,0 +1,9 @@
+"""Celery wiring for the review engine: an app factory and thin tasks that call reviewer.pipeline.
+
+``celery -A workers worker`` (or ``reviewer worker``) finds ``app`` here; it reads its settings
+lazily, when Celery first configures it, not at import.
+"""
+
+from workers.app import app, create_celery
+
+__all__ = ["app", "create_celery"]
