@@ -19,7 +19,7 @@ from reviewer.diff import DiffRefs, FileDiff, MergeRequestDiff
 from reviewer.errors import ConfigError, ModelOutputInvalid, TransientError
 from reviewer.findings import Finding, select, with_fingerprint
 from reviewer.gitlab import GitLabClient, MergeRequestInfo
-from reviewer.llm import LLMClient, Usage
+from reviewer.llm import AnswerInvalid, GatewayRejected, LLMClient, Usage
 from reviewer.planning import Chunk, Plan, PlanConfig, Tier, plan_review
 from reviewer.positions import Inline, LineIndex, Placement
 from reviewer.prompts import PromptStore, TeamPolicy, parse_overrides
@@ -101,6 +101,8 @@ class Engine:
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
                 failures.append(_failure_text(aspect, chunk, outcome))
+                if isinstance(outcome, AnswerInvalid):
+                    usage = usage + outcome.usage
                 continue
             usage = usage + outcome.usage
             found.extend(outcome.findings)
@@ -144,7 +146,7 @@ class Engine:
             meta = {**metadata, "aspect": aspect, "prompt": prompt.version}
             try:
                 return llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
-            except (TransientError, ModelOutputInvalid) as exc:
+            except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
                 return exc
 
         workers = max(1, min(self.concurrency, len(tasks)))
@@ -162,6 +164,8 @@ def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:
     files = ", ".join(f"`{p}`" for p in chunk.paths[:5]) + (" and more" if len(chunk.paths) > 5 else "")
     if isinstance(exc, ModelOutputInvalid):
         return f"{aspect} review of {files}: the model's answer stayed invalid ({exc})"
+    if isinstance(exc, GatewayRejected):
+        return f"{aspect} review of {files}: the model gateway refused the request ({exc})"
     return f"{aspect} review of {files}: the model gateway failed ({exc})"
 
 

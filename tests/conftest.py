@@ -1,4 +1,4 @@
-"""Shared fixtures. Every test starts with no REVIEWER_* variable and no .env in its way."""
+"""Shared fixtures. Every test starts with no REVIEWER_* or OPENAI_* variable and no .env in its way."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in list(os.environ):
-        if name.startswith("REVIEWER_"):
+        if name.startswith(("REVIEWER_", "OPENAI_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no developer's .env is read
     yield
