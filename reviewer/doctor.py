@@ -10,6 +10,7 @@ import redis
 from reviewer.config import Settings
 from reviewer.errors import ReviewerError
 from reviewer.prompts import PromptStore
+from reviewer.state import connect
 from reviewer.services import build_gitlab, build_llm, thresholds
 
 
@@ -58,7 +59,7 @@ def _redis(settings: Settings) -> Check:
     if not settings.redis_url:
         return Check("redis", True, "embedded (REVIEWER_REDIS_URL unset): `reviewer serve` runs its own", False)
     try:
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
+        connect(settings.redis_url).ping()
     except (redis.RedisError, ValueError) as exc:
         return Check("redis", False, f"cannot reach REVIEWER_REDIS_URL: {type(exc).__name__}: {exc}")
     return Check("redis", True, "reachable")

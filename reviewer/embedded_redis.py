@@ -22,11 +22,7 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        """A URL both redis-py and Celery's Redis transport accept."""
-        return f"redis+socket://{self.socket_path}"
-
-    @property
-    def redis_py_url(self) -> str:
+        """The server's URL (``unix://`` + socket), as REVIEWER_REDIS_URL would name it."""
         return f"unix://{self.socket_path}"
 
     def close(self) -> None:

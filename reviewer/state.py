@@ -6,6 +6,15 @@ from typing import Any
 
 import redis
 
+def connect(url: str) -> redis.Redis:
+    """A Redis client for a URL in either spelling: redis-py's (``redis://``, ``rediss://``,
+    ``unix://``) or Celery's for a unix socket (``redis+socket://``, ``socket://``)."""
+    for prefix in ("redis+socket://", "socket://"):
+        if url.startswith(prefix):
+            url = "unix://" + url.removeprefix(prefix)
+    return redis.Redis.from_url(url)
+
+
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
 REVIEW_TTL_SECONDS = 30 * 24 * 3600
 

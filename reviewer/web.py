@@ -42,7 +42,8 @@ class DeliveryLog(Protocol):
         ...
 
 
-Enqueue = Callable[[ReviewJob, str], None]
+Enqueue = Callable[[ReviewJob, str], str]
+"""Queue a review job for a delivery key; returns the task id."""
 
 
 def token_matches(given: str | None, secrets: Sequence[str]) -> bool:
@@ -67,15 +68,14 @@ def delivery_key(request: Request, body: bytes) -> str:
 
 
 def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog) -> Starlette:
-    def _dedupe_and_enqueue(job: ReviewJob, key: str) -> bool:
+    def _dedupe_and_enqueue(job: ReviewJob, key: str) -> str | None:
         if not deliveries.first_time(key):
-            return False
+            return None
         try:
-            enqueue(job, key)
+            return enqueue(job, key)
         except BaseException:
             deliveries.forget(key)
             raise
-        return True
 
     async def webhook(request: Request) -> Response:
         if not token_matches(request.headers.get("x-gitlab-token"), secrets):
@@ -100,12 +100,12 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
             return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=200)
         key = delivery_key(request, body)
         try:
-            fresh = await run_in_threadpool(_dedupe_and_enqueue, decision, key)
+            task_id = await run_in_threadpool(_dedupe_and_enqueue, decision, key)
         except Exception:  # the queue's border: the broker is down or refused the message
             log.exception("could not enqueue a review of project %s !%s", decision.project_id, decision.iid)
             metrics.WEBHOOKS.labels(outcome="enqueue_failed").inc()
             return JSONResponse({"status": "error", "reason": "queue unavailable"}, status_code=503)
-        if not fresh:
+        if task_id is None:
             metrics.WEBHOOKS.labels(outcome="duplicate").inc()
             return JSONResponse({"status": "duplicate"}, status_code=200)
         metrics.WEBHOOKS.labels(outcome="queued").inc()
@@ -115,7 +115,7 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
         )
         return JSONResponse(
             {"status": "queued", "project_id": decision.project_id, "iid": decision.iid,
-             "trigger": decision.trigger},
+             "trigger": decision.trigger, "task_id": task_id},
             status_code=202,
         )
 

@@ -20,10 +20,16 @@ VISIBILITY_TIMEOUT_SECONDS = 2 * 3600  # > the task's hard time limit and the lo
 TASK_TIME_LIMIT_SECONDS = 45 * 60
 
 
-def celery_config(broker_url: str) -> dict[str, Any]:
+def broker_url(url: str) -> str:
+    """Celery's spelling of a Redis URL: a unix socket is ``redis+socket://`` there."""
+    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
+def celery_config(url: str) -> dict[str, Any]:
+    broker = broker_url(url)
     return {
-        "broker_url": broker_url,
-        "result_backend": broker_url,
+        "broker_url": broker,
+        "result_backend": broker,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
@@ -42,10 +48,10 @@ def celery_config(broker_url: str) -> dict[str, Any]:
     }
 
 
-def create_celery(broker_url: str) -> Celery:
+def create_celery(url: str) -> Celery:
     """An app bound to one broker; the tasks in workers.tasks are shared by every app."""
     celery = Celery("reviewer", set_as_current=False)
-    celery.conf.update(celery_config(broker_url))
+    celery.conf.update(celery_config(url))
     import workers.tasks  # noqa: F401  (registers the shared tasks)
 
     return celery

@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from celery import Celery
 from celery.worker import WorkController
 
@@ -17,7 +16,7 @@ from reviewer.embedded_redis import EmbeddedRedis
 from reviewer.events import ReviewJob
 from reviewer.pipeline import Engine
 from reviewer.services import build_services
-from reviewer.state import RedisDeliveryLog, ReviewLedger
+from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
 from reviewer.web import create_app
 from workers import tasks
 from workers.app import create_celery
@@ -50,21 +49,22 @@ def start_runtime(settings: Settings, *, start_worker: bool | None = None) -> Ru
     embedded = None
     if settings.redis_url:
         broker = settings.redis_url
-        client = redis.Redis.from_url(settings.redis_url)
+        client = connect(settings.redis_url)
     else:
         embedded = EmbeddedRedis(settings.state_dir)
         closers.append(embedded.close)
         broker = embedded.url
-        client = redis.Redis.from_url(embedded.redis_py_url)
+        client = connect(embedded.url)
     celery = create_celery(broker)
     services = build_services(settings)
     tasks.install(services, ReviewLedger(client))
 
-    def enqueue(job: ReviewJob, delivery: str) -> None:
-        celery.send_task(
+    def enqueue(job: ReviewJob, delivery: str) -> str:
+        result = celery.send_task(
             "reviewer.review_merge_request",
             kwargs={"project_id": job.project_id, "iid": job.iid, "trigger": job.trigger, "delivery": delivery},
         )
+        return str(result.id)
 
     if start_worker if start_worker is not None else embedded is not None:
         closers.append(start_worker_thread(celery))

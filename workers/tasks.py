@@ -7,14 +7,13 @@ import random
 import threading
 from typing import Any
 
-import redis
 from celery import Task, shared_task
 
 from reviewer.config import Settings
 from reviewer.errors import ConfigError, TransientError
 from reviewer.pipeline import ReviewRequest, review_merge_request
 from reviewer.services import Services, build_services
-from reviewer.state import ReviewLedger
+from reviewer.state import ReviewLedger, connect
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def _current() -> tuple[Services, ReviewLedger]:
             if not settings.redis_url:
                 raise ConfigError("a standalone worker needs REVIEWER_REDIS_URL")
             _services = build_services(settings)
-            _ledger = ReviewLedger(redis.Redis.from_url(settings.redis_url))
+            _ledger = ReviewLedger(connect(settings.redis_url))
         return _services, _ledger
 
 

@@ -31,10 +31,11 @@ class Recorder:
         self.jobs: list[tuple[ReviewJob, str]] = []
         self.fail = fail
 
-    def __call__(self, job: ReviewJob, key: str) -> None:
+    def __call__(self, job: ReviewJob, key: str) -> str:
         if self.fail:
             raise ConnectionError("broker down")
         self.jobs.append((job, key))
+        return f"task-{len(self.jobs)}"
 
 
 def _client(enqueue: Recorder, deliveries: MemoryDeliveries | None = None, secrets=(SECRET,)) -> TestClient:
@@ -56,7 +57,7 @@ def test_open_event_is_queued_with_202() -> None:
     enqueue = Recorder()
     response = _client(enqueue).post("/webhooks/gitlab", json=OPEN, headers=_headers(**{"Idempotency-Key": "k1"}))
     assert response.status_code == 202
-    assert response.json()["status"] == "queued"
+    assert response.json()["status"] == "queued" and response.json()["task_id"] == "task-1"
     assert enqueue.jobs == [(ReviewJob(9, 4, "opened", "c0ffee"), "idem:k1")]
 
 

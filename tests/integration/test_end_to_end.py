@@ -1,0 +1,268 @@
+"""Webhook in, inline discussions and one summary note out, with every part real.
+
+A real Redis server (the embedded one), `reviewer serve` and `reviewer worker` as separate
+processes, the GitLab stand-in (real git repositories, strict positions) and the gateway stand-in,
+both over HTTP on loopback. The test waits on the Celery task's result, never on a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fakes.gateway_server import FakeGateway
+from fakes.gitlab_server import GitLabStandIn
+from fakes.gitrepo import GitRepo
+from fakes.webhooks import merge_request_hook, note_hook
+
+from reviewer.embedded_redis import EmbeddedRedis
+from workers.app import create_celery
+
+SECRET = "webhook-secret"
+AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+BASE_DB = """import sqlite3
+
+
+def find_user(conn, name):
+    cursor = conn.cursor()
+    cursor.execute("SELECT * FROM users WHERE name = ?", (name,))
+    return cursor.fetchone()
+
+
+def count_users(conn):
+    return conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+"""
+FEATURE_DB = BASE_DB.replace(
+    'cursor.execute("SELECT * FROM users WHERE name = ?", (name,))',
+    "cursor.execute(f\"SELECT * FROM users WHERE name = '{name}'\")",
+)
+CONFIG = f'REGION = "eu-west-1"\nAWS_SECRET_ACCESS_KEY = "{AWS_KEY}"\n'
+
+
+def _rendered_lines(user_message: str) -> list[tuple[str, int, str, str]]:
+    """(path, number, mark, code) of every line of the numbered diff the model receives."""
+    out, path = [], ""
+    for line in user_message.splitlines():
+        if line.startswith("## "):
+            path = line[3:].split(" (")[0]
+            continue
+        match = re.match(r"^\s*(\d+) ([+\- ]) ?(.*)$", line)
+        if match:
+            out.append((path, int(match.group(1)), match.group(2), match.group(3)))
+    return out
+
+
+def _finding(path: str, line: int, side: str, title: str, severity: str = "high") -> dict[str, Any]:
+    return {"path": path, "line": line, "side": side, "end_line": None, "severity": severity,
+            "category": "x", "title": title, "body": "Explain and fix.", "suggestion": None,
+            "confidence": 0.9}
+
+
+def reviewer_model(request: dict[str, Any]) -> str:
+    """A model that cites exactly the lines it was shown, as a good one does."""
+    system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+    lines = _rendered_lines(user)
+    findings = []
+    if "for security problems" in system:
+        for path, number, mark, code in lines:
+            if mark == "+" and 'execute(f"' in code:
+                findings.append(_finding(path, number, "new", "SQL built from user input"))
+    else:
+        for path, number, mark, code in lines:
+            if mark == "-" and "execute(" in code:
+                findings.append(_finding(path, number, "old", "Parameterised query removed", "medium"))
+            if mark == " " and "fetchone()" in code and "COUNT" not in code:
+                findings.append(_finding(path, number, "new", "fetchone may return None", "medium"))
+        findings.append(_finding("app/elsewhere.py", 3, "new", "Unrelated file mentioned", "low"))
+    return json.dumps({"findings": findings})
+
+
+@dataclass
+class Stack:
+    gitlab: GitLabStandIn
+    gateway: FakeGateway
+    repo: GitRepo
+    project_id: int
+    iid: int
+    intake: str
+    celery: Any
+
+    def deliver(self, headers: dict[str, str], payload: dict[str, Any]) -> httpx.Response:
+        return httpx.post(f"{self.intake}/webhooks/gitlab", json=payload, headers=headers, timeout=10)
+
+    def result(self, response: httpx.Response) -> dict[str, Any]:
+        assert response.status_code == 202, response.text
+        task = self.celery.AsyncResult(response.json()["task_id"])
+        return dict(task.get(timeout=90))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the intake exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)  # polling a condition with a deadline, not a timed wait
+    pytest.fail(f"the intake did not answer /healthz:\n{log.read_text()}")
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    repo = GitRepo.create(tmp_path / "app", files={"app/db.py": BASE_DB, "README.md": "# app\n"})
+    repo.commit({"app/db.py": FEATURE_DB, "app/config.py": CONFIG}, branch="feature", message="Add lookup")
+    redis_server = EmbeddedRedis(tmp_path / "redis")
+    with GitLabStandIn() as gitlab, FakeGateway(responder=reviewer_model) as gateway:
+        project_id = gitlab.add_project("group/app", repo)
+        iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
+        port = _free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))},
+            "HOME": str(tmp_path),
+            "REVIEWER_GITLAB_URL": gitlab.url,
+            "REVIEWER_GITLAB_TOKEN": gitlab.token,
+            "REVIEWER_WEBHOOK_SECRET": f"old-secret,{SECRET}",
+            "REVIEWER_REDIS_URL": redis_server.url,
+            "REVIEWER_LLM_BASE_URL": gateway.base_url,
+            "REVIEWER_LLM_API_KEY": "gateway-key",
+            "REVIEWER_LLM_MODEL": "openai/gpt-4o-mini",
+            "REVIEWER_LOG_LEVEL": "INFO",
+        }
+        logs = {name: tmp_path / f"{name}.log" for name in ("serve", "worker")}
+        commands = {
+            "serve": [sys.executable, "-m", "reviewer.cli", "serve", "--no-demo", "--port", str(port)],
+            "worker": [sys.executable, "-m", "reviewer.cli", "worker", "--concurrency", "2"],
+        }
+        processes = {
+            name: subprocess.Popen(command, env=env, cwd=tmp_path, stdout=logs[name].open("wb"),
+                                   stderr=subprocess.STDOUT)
+            for name, command in commands.items()
+        }
+        celery = create_celery(redis_server.url)
+        try:
+            intake = f"http://127.0.0.1:{port}"
+            _wait_healthy(intake, processes["serve"], logs["serve"])
+            yield Stack(gitlab, gateway, repo, project_id, iid, intake, celery)
+        finally:
+            for process in processes.values():
+                process.terminate()
+            for process in processes.values():
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            redis_server.close()
+            for name, log in logs.items():
+                text = log.read_text(errors="replace")
+                assert "gateway-key" not in text and gitlab.token not in text, f"a secret reached the {name} log"
+
+
+def _positions(stack: Stack) -> dict[str, dict[str, Any]]:
+    out = {}
+    for discussion in stack.gitlab.discussions(stack.project_id, stack.iid):
+        note = discussion["notes"][0]
+        if note.get("position"):
+            title = re.search(r"\*\*: (.*)", note["body"])
+            assert title is not None
+            out[title.group(1).strip()] = note["position"]
+    return out
+
+
+def _summaries(stack: Stack) -> list[dict[str, Any]]:
+    return [n for n in stack.gitlab.notes(stack.project_id, stack.iid) if "<!-- ai-review summary -->" in n["body"]]
+
+
+def test_opened_merge_request_gets_inline_comments_on_the_right_lines_and_one_summary(stack: Stack) -> None:
+    headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
+    outcome = stack.result(stack.deliver(headers, payload))
+    assert outcome["status"] == "reviewed"
+
+    positions = _positions(stack)
+    sql = positions["SQL built from user input"]
+    assert (sql["new_path"], sql["new_line"], sql.get("old_line")) == ("app/db.py", 6, None)
+    removed = positions["Parameterised query removed"]
+    assert (removed["old_line"], removed.get("new_line")) == (6, None)
+    context = positions["fetchone may return None"]
+    assert (context["old_line"], context["new_line"]) == (7, 7)
+    secret = next(p for title, p in positions.items() if "AWS" in title or "secret" in title.lower())
+    assert (secret["new_path"], secret["new_line"], secret.get("old_line")) == ("app/config.py", 2, None)
+    version = stack.gitlab.versions(stack.project_id, stack.iid)[0]
+    assert {p["head_sha"] for p in positions.values()} == {version["head_commit_sha"]}
+
+    (summary,) = _summaries(stack)
+    assert "app/elsewhere.py" in summary["body"]  # a finding on a path outside the diff is not lost
+    assert stack.gitlab.executed_quick_actions == []
+
+    prompts = [r for r in stack.gateway.requests if r.path.endswith("/chat/completions")]
+    assert len(prompts) == 2  # one chunk, two aspects
+    for request in prompts:
+        assert AWS_KEY not in str(request.body)
+        assert request.header("authorization") == "Bearer gateway-key"
+        assert request.metadata is not None and request.metadata["mr"] == stack.iid
+
+    again = stack.deliver(headers, payload)  # GitLab retrying the same delivery
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+
+
+def test_review_command_reruns_without_posting_anything_twice(stack: Stack) -> None:
+    headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
+    first = stack.result(stack.deliver(headers, payload))
+    threads = len(stack.gitlab.discussions(stack.project_id, stack.iid))
+
+    headers, payload = note_hook(stack.gitlab, stack.project_id, stack.iid, "/ai-review", secret=SECRET)
+    second = stack.result(stack.deliver(headers, payload))
+
+    assert second["status"] == "reviewed"
+    assert second["inline"] == 0 and second["already_posted"] == first["inline"]
+    assert len(stack.gitlab.discussions(stack.project_id, stack.iid)) == threads
+    assert len(_summaries(stack)) == 1
+
+
+def test_a_push_is_reviewed_against_the_latest_version(stack: Stack) -> None:
+    headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
+    stack.result(stack.deliver(headers, payload))
+    old_head = stack.gitlab.versions(stack.project_id, stack.iid)[0]["head_commit_sha"]
+
+    stack.repo.commit({"app/util.py": "def shout(s):\n    return s.upper()\n"}, branch="feature", message="util")
+    stack.gitlab.push(stack.project_id, "feature")
+    headers, payload = merge_request_hook(
+        stack.gitlab, stack.project_id, stack.iid, "update", oldrev=old_head, secret=SECRET
+    )
+    outcome = stack.result(stack.deliver(headers, payload))
+
+    new_head = stack.gitlab.versions(stack.project_id, stack.iid)[0]["head_commit_sha"]
+    assert outcome["status"] == "reviewed" and outcome["head_sha"] == new_head != old_head
+    assert stack.gitlab.position_rejections == []
+    assert len(_summaries(stack)) == 1
+    assert new_head[:12] in _summaries(stack)[0]["body"]
+
+
+def test_a_forged_delivery_is_refused_and_queues_nothing(stack: Stack) -> None:
+    headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret="guess")
+    response = stack.deliver(headers, payload)
+    assert response.status_code == 401
+
+    headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
+    stack.result(stack.deliver(headers, payload))
+    assert len(stack.gateway.requests) == 2  # the genuine delivery's review only
