@@ -4,6 +4,6 @@
 lazily, when Celery first configures it, not at import.
 """
 
-from workers.app import app, create_celery
+from workers.celery_app import app, create_celery
 
 __all__ = ["app", "create_celery"]

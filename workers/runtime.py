@@ -19,7 +19,7 @@ from reviewer.services import build_services
 from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
 from reviewer.web import create_app
 from workers import tasks
-from workers.app import create_celery
+from workers.celery_app import create_celery
 
 log = logging.getLogger(__name__)
 
