@@ -37,10 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reviewer", description="AI code review for GitLab merge requests.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="webhook intake (+ embedded Redis and worker without REVIEWER_REDIS_URL)")
+    serve = sub.add_parser(
+        "serve", help="webhook intake (+ embedded Redis and worker without REVIEWER_REDIS_URL)"
+    )
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--no-demo", action="store_true", help="skip the first-run review of the local repository")
+    serve.add_argument(
+        "--no-demo", action="store_true", help="skip the first-run review of the local repository"
+    )
     serve.set_defaults(run=_serve)
 
     worker = sub.add_parser("worker", help="a Celery worker (same as `celery -A workers worker`)")
@@ -53,11 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("iid", nargs="?", type=int, help="merge request iid")
     review.add_argument("--dry-run", action="store_true", help="print instead of posting")
     review.add_argument("--diff", metavar="FILE", help="review a unified diff file ('-' for stdin)")
-    review.add_argument("--git", metavar="REV_RANGE", help="review `git diff REV_RANGE` of the current repository")
+    review.add_argument(
+        "--git", metavar="REV_RANGE", help="review `git diff REV_RANGE` of the current repository"
+    )
     review.add_argument("--format", choices=FORMATS, default="text")
     review.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     review.add_argument(
-        "--fail-on", metavar="SEVERITY", choices=["critical", "high", "medium", "low", "info"],
+        "--fail-on",
+        metavar="SEVERITY",
+        choices=["critical", "high", "medium", "low", "info"],
         help="exit 1 when a finding is at least this severe (for CI jobs)",
     )
     review.set_defaults(run=_review)
@@ -91,7 +99,9 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         _emit(report, args.output)
         return 1 if args.fail_on and worst is not None and worst.rank >= _rank(args.fail_on) else 0
     if not args.project or args.iid is None:
-        raise ReviewerError("usage: reviewer review PROJECT MR_IID [--dry-run], or --diff FILE, or --git RANGE")
+        raise ReviewerError(
+            "usage: reviewer review PROJECT MR_IID [--dry-run], or --diff FILE, or --git RANGE"
+        )
     gitlab = build_gitlab(settings)
     if gitlab is None:
         raise ReviewerError("set REVIEWER_GITLAB_URL and REVIEWER_GITLAB_TOKEN to review a merge request")
@@ -130,7 +140,17 @@ def _read_diff(path: str | None, rev_range: str | None) -> str:
 
 
 def _git_diff(rev_range: str, cwd: Path | None = None) -> str:
-    command = ["git", "-c", "core.quotepath=false", "diff", "--no-color", "--no-ext-diff", "-M", rev_range, "--"]
+    command = [
+        "git",
+        "-c",
+        "core.quotepath=false",
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "-M",
+        rev_range,
+        "--",
+    ]
     try:
         done = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError:
@@ -172,7 +192,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers import app
 
     if not settings.redis_url:
-        raise ReviewerError("`reviewer worker` needs REVIEWER_REDIS_URL: the broker `reviewer serve` enqueues to")
+        raise ReviewerError(
+            "`reviewer worker` needs REVIEWER_REDIS_URL: the broker `reviewer serve` enqueues to"
+        )
     app.worker_main(["worker", f"--concurrency={args.concurrency}", f"--pool={args.pool}", "--loglevel=INFO"])
     return 0
 
@@ -183,15 +205,27 @@ def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
 
     lines = [
         f"reviewer: webhook intake on http://{host}:{port}/webhooks/gitlab (health: http://{host}:{port}/healthz)",
-        state(not embedded, f"Redis: {settings.redis_url and _redact(settings.redis_url)}",
-              "Redis: embedded (set REVIEWER_REDIS_URL to share the queue with `reviewer worker` hosts)"),
-        state(settings.gitlab_configured, f"GitLab: {settings.gitlab_url}",
-              "GitLab: not connected (set REVIEWER_GITLAB_URL and REVIEWER_GITLAB_TOKEN)"),
-        state(bool(settings.webhook_secrets), "Webhook secret: set",
-              "Webhook secret: not set, every delivery is refused (set REVIEWER_WEBHOOK_SECRET)"),
-        state(settings.llm_configured, f"Model gateway: {settings.llm_base_url} ({settings.llm_model})",
-              "Model gateway: not set, deterministic checks only "
-              "(set REVIEWER_LLM_BASE_URL, REVIEWER_LLM_API_KEY, REVIEWER_LLM_MODEL)"),
+        state(
+            not embedded,
+            f"Redis: {settings.redis_url and _redact(settings.redis_url)}",
+            "Redis: embedded (set REVIEWER_REDIS_URL to share the queue with `reviewer worker` hosts)",
+        ),
+        state(
+            settings.gitlab_configured,
+            f"GitLab: {settings.gitlab_url}",
+            "GitLab: not connected (set REVIEWER_GITLAB_URL and REVIEWER_GITLAB_TOKEN)",
+        ),
+        state(
+            bool(settings.webhook_secrets),
+            "Webhook secret: set",
+            "Webhook secret: not set, every delivery is refused (set REVIEWER_WEBHOOK_SECRET)",
+        ),
+        state(
+            settings.llm_configured,
+            f"Model gateway: {settings.llm_base_url} ({settings.llm_model})",
+            "Model gateway: not set, deterministic checks only "
+            "(set REVIEWER_LLM_BASE_URL, REVIEWER_LLM_API_KEY, REVIEWER_LLM_MODEL)",
+        ),
         "  `reviewer doctor` checks each setting and connection; "
         "`reviewer review --git HEAD~1..HEAD` reviews a local change.",
     ]
@@ -233,7 +267,9 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     results = run_checks(settings)
     for result in results:
-        print(f"{'ok  ' if result.ok else 'FAIL' if result.required else 'skip'} {result.name}: {result.detail}")
+        print(
+            f"{'ok  ' if result.ok else 'FAIL' if result.required else 'skip'} {result.name}: {result.detail}"
+        )
     return 0 if all(r.ok or not r.required for r in results) else 1
 
 

@@ -10,8 +10,8 @@ import redis
 from reviewer.config import Settings
 from reviewer.errors import ReviewerError
 from reviewer.prompts import PromptStore
-from reviewer.state import connect
 from reviewer.services import build_gitlab, build_llm, thresholds
+from reviewer.state import connect
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +50,18 @@ def _policy(settings: Settings) -> Check:
     except ReviewerError as exc:
         return Check("review policy", False, str(exc))
     return Check(
-        "review policy", True,
-        f"min severity {t.min_severity.value}, min confidence {t.min_confidence}, at most {t.max_comments} comments",
+        "review policy",
+        True,
+        f"min severity {t.min_severity.value}, min confidence {t.min_confidence}, "
+        f"at most {t.max_comments} comments",
     )
 
 
 def _redis(settings: Settings) -> Check:
     if not settings.redis_url:
-        return Check("redis", True, "embedded (REVIEWER_REDIS_URL unset): `reviewer serve` runs its own", False)
+        return Check(
+            "redis", True, "embedded (REVIEWER_REDIS_URL unset): `reviewer serve` runs its own", False
+        )
     try:
         connect(settings.redis_url).ping()
     except (redis.RedisError, ValueError) as exc:
@@ -92,7 +96,9 @@ def _gateway(settings: Settings) -> Check:
         )
     except ReviewerError as exc:
         return Check("model gateway", False, str(exc))
-    return Check("model gateway", True, f"{completion.model} answered ({completion.usage.prompt_tokens} tokens)")
+    return Check(
+        "model gateway", True, f"{completion.model} answered ({completion.usage.prompt_tokens} tokens)"
+    )
 
 
 def _backstage(settings: Settings) -> Check:
@@ -104,7 +110,9 @@ def _backstage(settings: Settings) -> Check:
     try:
         response = httpx.get(
             f"{settings.backstage_url.rstrip('/')}/api/catalog/entities/by-query",
-            params={"limit": 1}, headers=headers, timeout=5,
+            params={"limit": 1},
+            headers=headers,
+            timeout=5,
         )
     except httpx.HTTPError as exc:
         return Check("backstage", False, f"cannot reach REVIEWER_BACKSTAGE_URL: {type(exc).__name__}")

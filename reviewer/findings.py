@@ -93,8 +93,16 @@ ANSWER_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": [
-                    "path", "line", "side", "end_line", "severity", "category",
-                    "title", "body", "suggestion", "confidence",
+                    "path",
+                    "line",
+                    "side",
+                    "end_line",
+                    "severity",
+                    "category",
+                    "title",
+                    "body",
+                    "suggestion",
+                    "confidence",
                 ],
                 "properties": {
                     "path": {"type": "string"},
@@ -196,23 +204,17 @@ def select(findings: Iterable[Finding], thresholds: Thresholds) -> tuple[list[Fi
     Two findings are duplicates when they share a fingerprint, or sit on the same line with the
     same normalised title; the more severe (then more confident) one stays.
     """
-    best: dict[tuple[str, ...], Finding] = {}
-    for f in findings:
+    seen: set[tuple[str, ...]] = set()
+    unique: list[Finding] = []
+    for f in sorted(findings, key=_order):  # the best of each duplicate group comes first
         if f.severity.rank < thresholds.min_severity.rank or f.confidence < thresholds.min_confidence:
             continue
-        keys = [("fp", f.fingerprint)] if f.fingerprint else []
-        keys.append(("line", f.path, f.side.value, str(f.line), _normalise(f.title)))
-        existing = next((best[k] for k in map(tuple, keys) if k in best), None)
-        if existing is not None and _order(existing) <= _order(f):
-            continue
-        for k in map(tuple, keys):
-            best[k] = f
-        if existing is not None:
-            for k, v in list(best.items()):
-                if v is existing:
-                    best[k] = f
-    unique = list({id(f): f for f in best.values()}.values())
-    unique.sort(key=_order)
+        keys: list[tuple[str, ...]] = [("line", f.path, f.side.value, str(f.line), _normalise(f.title))]
+        if f.fingerprint:
+            keys.append(("fp", f.fingerprint))
+        if seen.isdisjoint(keys):
+            unique.append(f)
+        seen.update(keys)
     return unique[: thresholds.max_comments], unique[thresholds.max_comments :]
 
 

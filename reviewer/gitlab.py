@@ -20,13 +20,20 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
-from reviewer.diff import DiffRefs, FileDiff, MergeRequestDiff, parse_gitlab_diffs, parse_unified
+from reviewer.diff import (
+    DiffParseError,
+    DiffRefs,
+    FileDiff,
+    MergeRequestDiff,
+    parse_gitlab_diffs,
+    parse_unified,
+)
 from reviewer.errors import GitLabError, PositionRejected, TransientError
 from reviewer.positions import LinePoint, Position
 
@@ -180,9 +187,9 @@ class GitLabClient:
                     max_retries=self._retries,
                 ),
             )
-            text = raw.content.decode("utf-8", errors="replace")
+            text = cast(requests.Response, raw).content.decode("utf-8", errors="replace")
             by_path = {(f.old_path, f.new_path): f for f in parse_unified(text)}
-        except GitLabError as exc:  # older GitLab without /raw_diffs, or over its limits
+        except (GitLabError, DiffParseError) as exc:  # older GitLab without /raw_diffs, or over its limits
             log.info("raw diffs unavailable for %s!%s: %s", info.project_path, info.iid, exc)
             by_path = {}
         filled: list[FileDiff] = []
@@ -241,9 +248,7 @@ class GitLabClient:
         """
         mr = self._mr(project, iid, lazy=True)
         if position is None:
-            created = self._call(
-                f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": body})
-            )
+            created = self._call(f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": body}))
             return str(created.id)
         last: GitLabError | None = None
         for with_range in (True, False):
@@ -275,7 +280,8 @@ class GitLabClient:
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
         listing = self._iterate(
-            f"list notes of {project}!{iid}", lambda **kw: mr.notes.list(sort="asc", order_by="created_at", **kw)
+            f"list notes of {project}!{iid}",
+            lambda **kw: mr.notes.list(sort="asc", order_by="created_at", **kw),
         )
         for note in listing:
             if (note.attributes.get("author") or {}).get("id") == bot and SUMMARY_MARKER in (

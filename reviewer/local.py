@@ -13,12 +13,20 @@ LOCAL_REFS = DiffRefs("local", "local", "local")
 
 
 def review_local_diff(
-    engine: Engine, text: str, *, fmt: str = "text", title: str = "local change", policy: TeamPolicy | None = None
+    engine: Engine,
+    text: str,
+    *,
+    fmt: str = "text",
+    title: str = "local change",
+    policy: TeamPolicy | None = None,
 ) -> tuple[str, Severity | None]:
     """Review a diff's text; returns the report and the worst severity found (None when clean)."""
     files = parse_unified(text)
     analysis = engine.analyse(
-        files, LOCAL_REFS, title=title, policy=policy or engine.prompts.policy(None),
+        files,
+        LOCAL_REFS,
+        title=title,
+        policy=policy or engine.prompts.policy(None),
         metadata={"trigger": "local"},
     )
     findings = [finding for finding, _ in analysis.placed]

@@ -194,9 +194,15 @@ class ReviewOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status, "reason": self.reason, "head_sha": self.head_sha, "tier": self.tier,
-            "inline": self.inline, "in_summary": self.in_summary, "already_posted": self.already_posted,
-            "prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens,
+            "status": self.status,
+            "reason": self.reason,
+            "head_sha": self.head_sha,
+            "tier": self.tier,
+            "inline": self.inline,
+            "in_summary": self.in_summary,
+            "already_posted": self.already_posted,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
         }
 
@@ -219,8 +225,10 @@ def review_merge_request(
     ):
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     policy = engine.prompts.policy(None, _repo_overrides(gitlab, info, diff))
-    metadata = {
-        "project": info.project_path[-64:], "mr": info.iid, "trigger": request.trigger,
+    metadata: dict[str, str | int | float | bool] = {
+        "project": info.project_path[-64:],
+        "mr": info.iid,
+        "trigger": request.trigger,
     }
     with metrics.REVIEW_SECONDS.time():
         analysis = engine.analyse(diff.files, diff.refs, title=info.title, policy=policy, metadata=metadata)
@@ -249,16 +257,32 @@ def review_merge_request(
     metrics.REVIEWS.labels(outcome="reviewed", tier=analysis.plan.tier.value).inc()
     log.info(
         "reviewed %s!%s at %s: tier %s, %d inline, %d in summary, %d already posted, %d tokens, $%.4f",
-        info.project_path, info.iid, head[:12], analysis.plan.tier.value, len(outcome.inline),
-        len(outcome.in_summary), len(outcome.already_posted), analysis.usage.prompt_tokens, analysis.usage.cost,
+        info.project_path,
+        info.iid,
+        head[:12],
+        analysis.plan.tier.value,
+        len(outcome.inline),
+        len(outcome.in_summary),
+        len(outcome.already_posted),
+        analysis.usage.prompt_tokens,
+        analysis.usage.cost,
     )
     return ReviewOutcome(
-        "reviewed", "", head, analysis.plan.tier.value, len(outcome.inline), len(outcome.in_summary),
-        len(outcome.already_posted), analysis.usage, summary,
+        "reviewed",
+        "",
+        head,
+        analysis.plan.tier.value,
+        len(outcome.inline),
+        len(outcome.in_summary),
+        len(outcome.already_posted),
+        analysis.usage,
+        summary,
     )
 
 
-def _repo_overrides(gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff) -> Mapping[str, Any]:
+def _repo_overrides(
+    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
+) -> Mapping[str, Any]:
     """The repository's ``.ai-review.yaml`` as the target branch has it: an MR cannot rewrite the
     rules of its own review. An invalid file is reported, not fatal."""
     text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, diff.refs.start_sha)

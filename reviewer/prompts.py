@@ -31,7 +31,15 @@ from reviewer.findings import Severity, Thresholds
 
 ASPECTS = ("security", "style")
 _ASPECT_TITLES = {"security": "security", "style": "correctness and maintainability"}
-_POLICY_KEYS = {"instructions", "aspects", "min_severity", "min_confidence", "max_comments", "model", "ignore_paths"}
+_POLICY_KEYS = {
+    "instructions",
+    "aspects",
+    "min_severity",
+    "min_confidence",
+    "max_comments",
+    "model",
+    "ignore_paths",
+}
 _MAX_INSTRUCTIONS = 2000
 
 
@@ -100,7 +108,10 @@ class PromptStore:
         except TemplateError as exc:
             raise ConfigError(f"prompt template error in {self.root}: {exc}") from exc
         return RenderedPrompt(
-            messages=[{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}],
+            messages=[
+                {"role": "system", "content": system.strip()},
+                {"role": "user", "content": user.strip()},
+            ],
             version=self.version(aspect, policy),
         )
 

@@ -36,7 +36,9 @@ _MAX_SUGGESTION_OFFSET = 100
 def sanitize(text: str) -> str:
     """Make untrusted text safe to post as GitLab markdown prose."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _IMAGE.sub(lambda m: f"[image removed: {m.group(1)[:60]}]" if m.group(1) else "[image removed]", text)
+    text = _IMAGE.sub(
+        lambda m: f"[image removed: {m.group(1)[:60]}]" if m.group(1) else "[image removed]", text
+    )
     text = _LINK_DEFINITION.sub("", text)
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     text = _MENTION.sub(lambda m: f"`@{m.group(1)}`", text)

@@ -72,7 +72,10 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
         lite=settings.llm_lite_model,
         per_aspect={
             aspect: model
-            for aspect, model in (("security", settings.llm_security_model), ("style", settings.llm_style_model))
+            for aspect, model in (
+                ("security", settings.llm_security_model),
+                ("style", settings.llm_style_model),
+            )
             if model
         },
         fallbacks=settings.llm_fallback_models,

@@ -6,6 +6,7 @@ from typing import Any
 
 import redis
 
+
 def connect(url: str) -> redis.Redis:
     """A Redis client for a URL in either spelling: redis-py's (``redis://``, ``rediss://``,
     ``unix://``) or Celery's for a unix socket (``redis+socket://``, ``socket://``)."""

@@ -54,7 +54,7 @@ def render_summary(s: SummaryInput) -> str:
     if s.over_cap:
         lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
     if s.plan.skipped:
-        lines += ["", "<details><summary>Not reviewed: " f"{len(s.plan.skipped)} files</summary>", ""]
+        lines += ["", f"<details><summary>Not reviewed: {len(s.plan.skipped)} files</summary>", ""]
         for skipped in s.plan.skipped[:_MAX_LISTED]:
             lines.append(f"- `{_code(skipped.path)}`: {skipped.reason}")
         if len(s.plan.skipped) > _MAX_LISTED:
@@ -111,4 +111,3 @@ def _code(path: str) -> str:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
-

@@ -93,7 +93,9 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
             return JSONResponse({"status": "rejected", "reason": "body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             metrics.WEBHOOKS.labels(outcome="invalid").inc()
-            return JSONResponse({"status": "rejected", "reason": "body is not a JSON object"}, status_code=400)
+            return JSONResponse(
+                {"status": "rejected", "reason": "body is not a JSON object"}, status_code=400
+            )
         decision = classify(request.headers.get("x-gitlab-event"), payload)
         if isinstance(decision, Ignored):
             metrics.WEBHOOKS.labels(outcome="ignored").inc()
@@ -111,11 +113,19 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
         metrics.WEBHOOKS.labels(outcome="queued").inc()
         log.info(
             "queued review of project %s !%s (%s) delivery %s",
-            decision.project_id, decision.iid, decision.trigger, key,
+            decision.project_id,
+            decision.iid,
+            decision.trigger,
+            key,
         )
         return JSONResponse(
-            {"status": "queued", "project_id": decision.project_id, "iid": decision.iid,
-             "trigger": decision.trigger, "task_id": task_id},
+            {
+                "status": "queued",
+                "project_id": decision.project_id,
+                "iid": decision.iid,
+                "trigger": decision.trigger,
+                "task_id": task_id,
+            },
             status_code=202,
         )
 

@@ -52,7 +52,6 @@ def create_celery(url: str) -> Celery:
     """An app bound to one broker; the tasks in workers.tasks are shared by every app."""
     celery = Celery("reviewer", set_as_current=False)
     celery.conf.update(celery_config(url))
-    import workers.tasks  # noqa: F401  (registers the shared tasks)
 
     return celery
 

@@ -62,14 +62,21 @@ def start_runtime(settings: Settings, *, start_worker: bool | None = None) -> Ru
     def enqueue(job: ReviewJob, delivery: str) -> str:
         result = celery.send_task(
             "reviewer.review_merge_request",
-            kwargs={"project_id": job.project_id, "iid": job.iid, "trigger": job.trigger, "delivery": delivery},
+            kwargs={
+                "project_id": job.project_id,
+                "iid": job.iid,
+                "trigger": job.trigger,
+                "delivery": delivery,
+            },
         )
         return str(result.id)
 
     if start_worker if start_worker is not None else embedded is not None:
         closers.append(start_worker_thread(celery))
     app = create_app(settings.webhook_secrets, enqueue, RedisDeliveryLog(client))
-    return Runtime(app=app, engine=services.engine, celery=celery, embedded=embedded is not None, _closers=closers)
+    return Runtime(
+        app=app, engine=services.engine, celery=celery, embedded=embedded is not None, _closers=closers
+    )
 
 
 def start_worker_thread(celery: Celery, concurrency: int = EMBEDDED_WORKER_CONCURRENCY) -> Any:
@@ -77,7 +84,7 @@ def start_worker_thread(celery: Celery, concurrency: int = EMBEDDED_WORKER_CONCU
     celery.finalize()
     started = threading.Event()
 
-    class _Worker(WorkController):  # type: ignore[misc]
+    class _Worker(WorkController):
         def on_consumer_ready(self, consumer: Any) -> None:
             super().on_consumer_ready(consumer)
             started.set()

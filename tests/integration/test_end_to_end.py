@@ -66,9 +66,18 @@ def _rendered_lines(user_message: str) -> list[tuple[str, int, str, str]]:
 
 
 def _finding(path: str, line: int, side: str, title: str, severity: str = "high") -> dict[str, Any]:
-    return {"path": path, "line": line, "side": side, "end_line": None, "severity": severity,
-            "category": "x", "title": title, "body": "Explain and fix.", "suggestion": None,
-            "confidence": 0.9}
+    return {
+        "path": path,
+        "line": line,
+        "side": side,
+        "end_line": None,
+        "severity": severity,
+        "category": "x",
+        "title": title,
+        "body": "Explain and fix.",
+        "suggestion": None,
+        "confidence": 0.9,
+    }
 
 
 def reviewer_model(request: dict[str, Any]) -> str:
@@ -166,15 +175,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "worker": [sys.executable, "-m", "reviewer.cli", "worker", "--concurrency", "2"],
         }
         processes = {
-            name: subprocess.Popen(command, env=env, cwd=tmp_path, stdout=logs[name].open("wb"),
-                                   stderr=subprocess.STDOUT)
+            name: subprocess.Popen(
+                command, env=env, cwd=tmp_path, stdout=logs[name].open("wb"), stderr=subprocess.STDOUT
+            )
             for name, command in commands.items()
         }
         celery = create_celery(redis_server.url)
         try:
             intake = f"http://127.0.0.1:{port}"
             _wait_healthy(intake, processes["serve"], logs["serve"])
-            yield Stack(gitlab, gateway, repo, project_id, iid, intake, celery, processes["worker"], logs["worker"])
+            yield Stack(
+                gitlab, gateway, repo, project_id, iid, intake, celery, processes["worker"], logs["worker"]
+            )
         finally:
             for process in processes.values():
                 process.terminate()
@@ -186,7 +198,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             redis_server.close()
             for name, log in logs.items():
                 text = log.read_text(errors="replace")
-                assert "gateway-key" not in text and gitlab.token not in text, f"a secret reached the {name} log"
+                assert "gateway-key" not in text and gitlab.token not in text, (
+                    f"a secret reached the {name} log"
+                )
 
 
 def _positions(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -202,11 +216,19 @@ def _positions(stack: Stack) -> dict[str, dict[str, Any]]:
 
 def _bot_threads(stack: Stack) -> list[dict[str, Any]]:
     bot = stack.gitlab.bot.id
-    return [d for d in stack.gitlab.discussions(stack.project_id, stack.iid) if d["notes"][0]["author"]["id"] == bot]
+    return [
+        d
+        for d in stack.gitlab.discussions(stack.project_id, stack.iid)
+        if d["notes"][0]["author"]["id"] == bot
+    ]
 
 
 def _summaries(stack: Stack) -> list[dict[str, Any]]:
-    return [n for n in stack.gitlab.notes(stack.project_id, stack.iid) if "<!-- ai-review summary -->" in n["body"]]
+    return [
+        n
+        for n in stack.gitlab.notes(stack.project_id, stack.iid)
+        if "<!-- ai-review summary -->" in n["body"]
+    ]
 
 
 def test_opened_merge_request_gets_inline_comments_on_the_right_lines_and_one_summary(stack: Stack) -> None:
@@ -260,7 +282,9 @@ def test_a_push_is_reviewed_against_the_latest_version(stack: Stack) -> None:
     stack.result(stack.deliver(headers, payload))
     old_head = stack.gitlab.versions(stack.project_id, stack.iid)[0]["head_commit_sha"]
 
-    stack.repo.commit({"app/util.py": "def shout(s):\n    return s.upper()\n"}, branch="feature", message="util")
+    stack.repo.commit(
+        {"app/util.py": "def shout(s):\n    return s.upper()\n"}, branch="feature", message="util"
+    )
     stack.gitlab.push(stack.project_id, "feature")
     headers, payload = merge_request_hook(
         stack.gitlab, stack.project_id, stack.iid, "update", oldrev=old_head, secret=SECRET

@@ -12,8 +12,13 @@ def _mr(action: str, **attrs: object) -> dict[str, object]:
     return {
         "object_kind": "merge_request",
         "project": {"id": 7},
-        "object_attributes": {"iid": 3, "action": action, "state": "opened",
-                              "last_commit": {"id": "abc"}, **attrs},
+        "object_attributes": {
+            "iid": 3,
+            "action": action,
+            "state": "opened",
+            "last_commit": {"id": "abc"},
+            **attrs,
+        },
     }
 
 
@@ -76,10 +81,16 @@ def test_command_on_an_issue_is_ignored() -> None:
     assert isinstance(classify("Note Hook", _note("/ai-review", noteable_type="Issue")), Ignored)
 
 
-@pytest.mark.parametrize("payload", [{}, {"object_kind": 5}, {"object_kind": "merge_request"},
-                                     {"object_kind": "merge_request", "object_attributes": "x"},
-                                     {"object_kind": "note", "object_attributes": {"noteable_type": "MergeRequest",
-                                                                                   "note": "/ai-review"}}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"object_kind": 5},
+        {"object_kind": "merge_request"},
+        {"object_kind": "merge_request", "object_attributes": "x"},
+        {"object_kind": "note", "object_attributes": {"noteable_type": "MergeRequest", "note": "/ai-review"}},
+    ],
+)
 def test_odd_shapes_are_ignored_not_crashed_on(payload: dict[str, object]) -> None:
     assert isinstance(classify("Merge Request Hook", payload), Ignored)
 
@@ -89,8 +100,11 @@ def test_every_real_payload_of_the_corpus_is_classified(corpus: Path) -> None:
     for path in sorted((corpus / "webhooks").rglob("*.json")):
         payload = json.loads(path.read_text())
         kind = payload.get("object_kind")
-        header = "System Hook" if "system" in path.name else (
-            "Merge Request Hook" if kind == "merge_request" else "Note Hook")
+        header = (
+            "System Hook"
+            if "system" in path.name
+            else ("Merge Request Hook" if kind == "merge_request" else "Note Hook")
+        )
         outcomes[f"{path.parent.name}/{path.name}"] = classify(header, payload)
     assert len(outcomes) >= 20
     opened = {name for name, o in outcomes.items() if isinstance(o, ReviewJob)}

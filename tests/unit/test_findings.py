@@ -9,8 +9,16 @@ from reviewer.findings import Finding, Severity, Side, Thresholds, fingerprint, 
 
 
 def _item(**over: object) -> dict[str, object]:
-    base = {"path": "app/db.py", "line": 42, "side": "new", "severity": "high", "category": "security",
-            "title": "SQL built by string formatting", "body": "Use parameters.", "confidence": 0.9}
+    base = {
+        "path": "app/db.py",
+        "line": 42,
+        "side": "new",
+        "severity": "high",
+        "category": "security",
+        "title": "SQL built by string formatting",
+        "body": "Use parameters.",
+        "confidence": 0.9,
+    }
     return {**base, **over}
 
 
@@ -33,7 +41,9 @@ def test_fenced_json_and_a_bare_list_are_accepted() -> None:
     assert parse_answer(json.dumps([_item()]), "style").findings
 
 
-@pytest.mark.parametrize("text", ["", "   ", "I found no issues!", "{\"findings\": 3}", "{\"other\": []}", "null"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "I found no issues!", '{"findings": 3}', '{"other": []}', "null"]
+)
 def test_garbage_raises_model_output_invalid(text: str) -> None:
     with pytest.raises(ModelOutputInvalid):
         parse_answer(text, "security")
@@ -44,9 +54,12 @@ def test_end_line_before_line_is_dropped() -> None:
     assert finding.end_line is None
 
 
-def _f(line: int, severity: Severity = Severity.MEDIUM, title: str = "t", confidence: float = 0.9,
-       fp: str = "") -> Finding:
-    return Finding("style", severity, "a.py", line, Side.NEW, title, "b", confidence=confidence, fingerprint=fp)
+def _f(
+    line: int, severity: Severity = Severity.MEDIUM, title: str = "t", confidence: float = 0.9, fp: str = ""
+) -> Finding:
+    return Finding(
+        "style", severity, "a.py", line, Side.NEW, title, "b", confidence=confidence, fingerprint=fp
+    )
 
 
 def test_fingerprint_survives_line_shifts_but_not_text_changes() -> None:
@@ -68,5 +81,9 @@ def test_select_drops_duplicates_and_below_threshold_then_caps_most_severe_first
         _f(6, Severity.HIGH, "Same  line same title"),
     ]
     kept, over = select(findings, Thresholds(Severity.LOW, 0.5, 3))
-    assert [(f.line, f.severity) for f in kept] == [(2, Severity.CRITICAL), (3, Severity.HIGH), (6, Severity.HIGH)]
+    assert [(f.line, f.severity) for f in kept] == [
+        (2, Severity.CRITICAL),
+        (3, Severity.HIGH),
+        (6, Severity.HIGH),
+    ]
     assert [f.line for f in over] == [1]

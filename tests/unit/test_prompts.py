@@ -51,11 +51,15 @@ def test_team_overrides_apply_and_change_the_version(tmp_path: Path) -> None:
 
 def test_repository_overrides_refine_the_team(tmp_path: Path) -> None:
     store = _store(tmp_path, "max_comments: 5\n")
-    policy = store.policy("payments", parse_overrides("max_comments: 2\nignore_paths: ['docs/**']", source="x"))
+    policy = store.policy(
+        "payments", parse_overrides("max_comments: 2\nignore_paths: ['docs/**']", source="x")
+    )
     assert policy.thresholds.max_comments == 2 and policy.ignore_paths == ("docs/**",)
 
 
-@pytest.mark.parametrize("text", ["aspects: [poetry]", "colour: blue", "- a list", "min_severity: huge", "a: [b"])
+@pytest.mark.parametrize(
+    "text", ["aspects: [poetry]", "colour: blue", "- a list", "min_severity: huge", "a: [b"]
+)
 def test_invalid_overrides_are_refused_with_the_reason(tmp_path: Path, text: str) -> None:
     store = _store(tmp_path, "")
     with pytest.raises(ConfigError):

@@ -55,7 +55,9 @@ def _headers(**extra: str) -> dict[str, str]:
 
 def test_open_event_is_queued_with_202() -> None:
     enqueue = Recorder()
-    response = _client(enqueue).post("/webhooks/gitlab", json=OPEN, headers=_headers(**{"Idempotency-Key": "k1"}))
+    response = _client(enqueue).post(
+        "/webhooks/gitlab", json=OPEN, headers=_headers(**{"Idempotency-Key": "k1"})
+    )
     assert response.status_code == 202
     assert response.json()["status"] == "queued" and response.json()["task_id"] == "task-1"
     assert enqueue.jobs == [(ReviewJob(9, 4, "opened", "c0ffee"), "idem:k1")]
@@ -140,11 +142,21 @@ def test_every_real_payload_gets_a_2xx(corpus: Path) -> None:
     for path in sorted((corpus / "webhooks").rglob("*.json")):
         payload = json.loads(path.read_text())
         kind = payload.get("object_kind")
-        event = "System Hook" if "system" in path.name else (
-            "Merge Request Hook" if kind == "merge_request" else
-            "Confidential Note Hook" if payload.get("event_type") == "confidential_note" else "Note Hook")
-        response = client.post("/webhooks/gitlab", content=path.read_bytes(),
-                               headers={"X-Gitlab-Event": event, "X-Gitlab-Token": SECRET,
-                                        "Content-Type": "application/json"})
+        event = (
+            "System Hook"
+            if "system" in path.name
+            else (
+                "Merge Request Hook"
+                if kind == "merge_request"
+                else "Confidential Note Hook"
+                if payload.get("event_type") == "confidential_note"
+                else "Note Hook"
+            )
+        )
+        response = client.post(
+            "/webhooks/gitlab",
+            content=path.read_bytes(),
+            headers={"X-Gitlab-Event": event, "X-Gitlab-Token": SECRET, "Content-Type": "application/json"},
+        )
         assert 200 <= response.status_code < 300, (path.name, response.text)
     assert enqueue.jobs, "the merge request 'open' payloads are queued"
