@@ -128,11 +128,12 @@ def _rank(severity: str) -> int:
 
 
 def _read_diff(path: str | None, rev_range: str | None) -> str:
+    # Bytes, not text mode: universal newlines would split a line at a lone "\r" inside it.
     if path == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
     if path:
         try:
-            return Path(path).read_text(encoding="utf-8", errors="replace")
+            return Path(path).read_bytes().decode("utf-8", errors="replace")
         except OSError as exc:
             raise ReviewerError(f"cannot read {path}: {exc.strerror}") from None
     assert rev_range is not None

@@ -1,0 +1,150 @@
+"""reviewer.gitlab against the GitLab stand-in, over HTTP through python-gitlab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakes.gitlab_server import GitLabStandIn
+from fakes.gitrepo import GitRepo
+
+from reviewer.diff import LineKind
+from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.findings import Side
+from reviewer.gitlab import GitLabClient
+from reviewer.positions import Inline, LineIndex
+
+
+@pytest.fixture
+def standin() -> Iterator[GitLabStandIn]:
+    with GitLabStandIn(collapse_patch_bytes=2_000) as server:
+        yield server
+
+
+def _client(standin: GitLabStandIn, token: str | None = None) -> GitLabClient:
+    return GitLabClient(standin.url, token or standin.token, diff_refs_wait=0.01, max_retries=2)
+
+
+def _mr(
+    standin: GitLabStandIn, tmp_path: Path, files: dict[str, str | None], **open_args: int
+) -> tuple[int, int]:
+    base = {"app/a.py": "".join(f"line {i}\n" for i in range(1, 41)), "gone.txt": "bye\n"}
+    repo = GitRepo.create(tmp_path / "repo", files=base)
+    repo.commit(files, branch="feature", message="change")
+    pid = standin.add_project("group/app", repo)
+    return pid, standin.open_mr(pid, "feature", **open_args)
+
+
+def test_every_page_of_a_large_merge_request_is_read(standin: GitLabStandIn, tmp_path: Path) -> None:
+    files: dict[str, str | None] = {f"pkg/m{i:02}.py": f"x = {i}\n" for i in range(45)}
+    pid, iid = _mr(standin, tmp_path, files)
+    info, diff = _client(standin).fetch_diff(pid, iid)
+    assert len(diff.files) == 45
+    assert info.project_path == "group/app"
+    assert len(standin.requests_to("GET", r"/diffs")) >= 3  # 20 per page by default
+
+
+def test_a_collapsed_file_is_read_from_the_raw_diff(standin: GitLabStandIn, tmp_path: Path) -> None:
+    big = "".join(f"value_{i} = {i} * 2  # padding padding padding\n" for i in range(200))
+    pid, iid = _mr(standin, tmp_path, {"big.py": big})
+    _, diff = _client(standin).fetch_diff(pid, iid)
+    (file,) = [f for f in diff.files if f.new_path == "big.py"]
+    assert not file.too_large and file.added_lines == 200
+    assert standin.requests_to("GET", r"/raw_diffs")
+
+
+def test_null_diff_refs_right_after_creation_are_waited_for(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"}, diff_refs_pending=2)
+    _, diff = _client(standin).fetch_diff(pid, iid)
+    assert diff.refs.head_sha == standin.versions(pid, iid)[0]["head_commit_sha"]
+
+
+def test_diff_refs_that_never_come_are_a_transient_error(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"}, diff_refs_pending=50)
+    with pytest.raises(TransientError):
+        _client(standin).fetch_diff(pid, iid)
+
+
+def test_server_errors_are_retried_transparently(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    standin.fail_next("GET", r"/diffs", 502, times=2)
+    _, diff = _client(standin).fetch_diff(pid, iid)
+    assert [f.new_path for f in diff.files if f.hunks]
+
+
+def test_a_wrong_token_is_a_clear_error_without_the_token(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    with pytest.raises(GitLabError) as caught:
+        _client(standin, token="glpat-wrong-token").fetch_diff(pid, iid)
+    assert caught.value.status == 401 and "glpat-wrong-token" not in str(caught.value)
+
+
+def test_positions_for_every_kind_of_line_are_accepted(standin: GitLabStandIn, tmp_path: Path) -> None:
+    edited = "".join(f"line {i}\n" for i in range(1, 41)).replace("line 20\n", "line twenty\nline 20.5\n")
+    pid, iid = _mr(standin, tmp_path, {"app/a.py": edited, "gone.txt": None, "fresh.py": "a = 1\nb = 2\n"})
+    client = _client(standin)
+    _, diff = client.fetch_diff(pid, iid)
+    index = LineIndex(diff.files, diff.refs)
+    wanted = [
+        ("app/a.py", 20, Side.OLD, None),  # removed
+        ("app/a.py", 21, Side.NEW, None),  # added
+        ("app/a.py", 19, Side.NEW, None),  # unchanged, both numbers
+        ("app/a.py", 20, Side.NEW, 21),  # a range of added lines
+        ("gone.txt", 1, Side.OLD, None),  # a deleted file's line
+        ("fresh.py", 2, Side.NEW, None),  # a new file's line
+    ]
+    for path, line, side, end in wanted:
+        placement = index.place(path, line, side, end)
+        assert isinstance(placement, Inline), (path, line)
+        client.create_thread(pid, iid, f"on {path}:{line}", placement.position)
+    assert standin.position_rejections == []
+    kinds = {
+        p["new_line"] if p.get("new_line") else -p["old_line"] for p in standin.inline_positions(pid, iid)
+    }
+    assert kinds >= {-20, 21, 19}
+
+
+def test_a_stale_position_is_rejected_and_reported(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    _, diff = client.fetch_diff(pid, iid)
+    placement = LineIndex(diff.files, diff.refs).place("new.py", 1)
+    assert isinstance(placement, Inline)
+    repo_path = tmp_path / "repo"
+    GitRepo(repo_path).commit({"new.py": "print(2)\n"}, branch="feature", message="again")
+    standin.push(pid, "feature")
+    with pytest.raises(PositionRejected):
+        client.create_thread(pid, iid, "stale", placement.position)
+
+
+def test_the_summary_is_edited_in_place_and_threads_are_found_again(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    first = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
+    second = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nsecond")
+    assert first == second
+    bodies = [n["body"] for n in standin.notes(pid, iid)]
+    assert bodies.count("<!-- ai-review summary -->\nsecond") == 1 and len(bodies) == 1
+
+    client.create_thread(pid, iid, "general\n\n<!-- ai-review fp=0123456789abcdef -->", None)
+    standin.add_note(pid, iid, "a person's note <!-- ai-review fp=ffffffffffffffff -->")
+    assert [t.fingerprint for t in client.bot_threads(pid, iid)] == ["0123456789abcdef"]
+
+
+def test_read_file_answers_none_for_a_missing_file(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    head = standin.versions(pid, iid)[0]["head_commit_sha"]
+    assert client.read_file(pid, "new.py", head) == "print(1)\n"
+    assert client.read_file(pid, ".ai-review.yaml", head) is None
+
+
+def test_parsed_lines_match_what_git_computed(standin: GitLabStandIn, tmp_path: Path) -> None:
+    pid, iid = _mr(standin, tmp_path, {"app/a.py": "line 1\n"})
+    _, diff = _client(standin).fetch_diff(pid, iid)
+    (file,) = [f for f in diff.files if f.new_path == "app/a.py"]
+    kinds = [ln.kind for h in file.hunks for ln in h.lines]
+    assert kinds.count(LineKind.REMOVED) == 39 and kinds.count(LineKind.CONTEXT) == 1
