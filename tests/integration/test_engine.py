@@ -1,0 +1,149 @@
+"""The review engine against the gateway stand-in over HTTP: aspects in parallel, tiers pick
+models, invalid answers are reported, usage and cost are summed, secrets never leave."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fakes.gateway_server import FakeGateway, answer, error
+
+from reviewer.config import SHIPPED_PROMPTS
+from reviewer.diff import DiffRefs, parse_unified
+from reviewer.findings import Severity, Thresholds
+from reviewer.llm import GatewayConfig, LLMClient, Price
+from reviewer.pipeline import Engine, ModelChoice
+from reviewer.planning import PlanConfig, Tier
+from reviewer.positions import Inline
+from reviewer.prompts import PromptStore
+from reviewer.tokens import default_counter
+
+REFS = DiffRefs("b" * 40, "s" * 40, "h" * 40)
+AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def _diff(files: dict[str, list[str]]) -> str:
+    parts = []
+    for path, lines in files.items():
+        body = "".join(f"+{line}\n" for line in lines)
+        parts.append(
+            f"diff --git a/{path} b/{path}\nnew file mode 100644\n--- /dev/null\n+++ b/{path}\n"
+            f"@@ -0,0 +1,{len(lines)} @@\n{body}"
+        )
+    return "".join(parts)
+
+
+def _engine(gateway: FakeGateway, **plan: Any) -> Engine:
+    llm = LLMClient(
+        GatewayConfig(
+            base_url=gateway.base_url,
+            api_key="k",
+            timeout=5,
+            max_attempts=1,
+            prices={"big": Price(2.0, 8.0, 1.0), "small": Price(0.1, 0.4)},
+        ),
+        sleep=lambda _: None,
+    )
+    return Engine(
+        prompts=PromptStore(SHIPPED_PROMPTS, defaults=Thresholds(Severity.LOW, 0.5, 10)),
+        llm=llm,
+        models=ModelChoice(default="big", lite="small", per_aspect={"security": "sec-model"}),
+        plan_config=PlanConfig(**plan),
+        counter=default_counter(),
+        concurrency=8,
+    )
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeGateway]:
+    with FakeGateway(latency=0.2) as server:
+        yield server
+
+
+def _finding(path: str, line: int, title: str, severity: str = "high") -> dict[str, Any]:
+    return {
+        "path": path,
+        "line": line,
+        "side": "new",
+        "end_line": None,
+        "severity": severity,
+        "category": "x",
+        "title": title,
+        "body": "b",
+        "suggestion": None,
+        "confidence": 0.9,
+    }
+
+
+def test_chunks_and_aspects_run_concurrently(gateway: FakeGateway) -> None:
+    files = {f"src/mod{i}.py": [f"value_{i}_{j} = compute({j})" for j in range(60)] for i in range(6)}
+    engine = _engine(gateway, chunk_tokens=700)
+    analysis = engine.analyse(
+        parse_unified(_diff(files)), REFS, title="t", policy=engine.prompts.policy(None)
+    )
+    assert len(analysis.plan.chunks) >= 3
+    assert analysis.model_calls == 2 * len(analysis.plan.chunks)
+    assert len(gateway.requests) == analysis.model_calls
+    assert gateway.max_in_flight >= 4  # calls overlapped instead of running one after another
+
+
+def test_small_changes_use_the_cheap_model_and_sensitive_paths_the_full_one(gateway: FakeGateway) -> None:
+    engine = _engine(gateway)
+    small = engine.analyse(
+        parse_unified(_diff({"src/util.py": ["x = 1"]})), REFS, title="t", policy=engine.prompts.policy(None)
+    )
+    assert small.plan.tier is Tier.TRIVIAL
+    assert {r.model for r in gateway.requests} == {"small"}
+
+    before = len(gateway.requests)
+    sensitive = engine.analyse(
+        parse_unified(_diff({"src/auth/login.py": ["x = 1"]})),
+        REFS,
+        title="t",
+        policy=engine.prompts.policy(None),
+    )
+    assert sensitive.plan.tier is Tier.FULL
+    assert {r.model for r in gateway.requests[before:]} == {"sec-model", "big"}
+
+
+def test_findings_are_merged_priced_and_an_invalid_aspect_is_reported(gateway: FakeGateway) -> None:
+    def model(request: dict[str, Any]) -> Any:
+        system = request["messages"][0]["content"]
+        if "for security problems" in system:
+            return answer(
+                json.dumps({"findings": [_finding("src/app.py", 2, "Shell injection")]}),
+                prompt_tokens=1000,
+                completion_tokens=100,
+                cached_tokens=400,
+            )
+        return answer("this is not json", prompt_tokens=900, completion_tokens=50)
+
+    gateway.responder = model
+    engine = _engine(gateway)
+    files = parse_unified(_diff({"src/app.py": ["import os", "os.system(cmd)", f'KEY = "{AWS_KEY}"']}))
+    analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
+
+    titles = sorted(f.title for f, _ in analysis.placed)
+    assert "Shell injection" in titles
+    assert any(f.source == "secrets" and f.severity is Severity.CRITICAL for f, _ in analysis.placed)
+    assert all(isinstance(p, Inline) for _, p in analysis.placed)
+    assert len(analysis.failures) == 1 and "style" in analysis.failures[0]
+    # security: 1 call; style: the call and one repair, both invalid
+    assert analysis.usage.calls == 3
+    assert analysis.usage.prompt_tokens == 1000 + 900 + 900
+    assert analysis.usage.cached_tokens == 400
+    # trivial tier, so the "small" model: $0.1 per million prompt tokens (cached too), $0.4 completion
+    assert analysis.usage.cost == pytest.approx((2800 * 0.1 + 200 * 0.4) / 1e6)
+    for request in gateway.requests:
+        assert AWS_KEY not in json.dumps(request.body)
+
+
+def test_a_gateway_that_refuses_everything_is_reported_not_raised(gateway: FakeGateway) -> None:
+    gateway.responder = lambda request: error(400, "context length exceeded")
+    engine = _engine(gateway)
+    files = parse_unified(_diff({"src/app.py": ["x = 1"]}))
+    analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
+    assert len(analysis.failures) == 2
+    assert all("refused" in failure for failure in analysis.failures)
