@@ -136,8 +136,10 @@ def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
     """Validate a model answer. Raises ModelOutputInvalid when nothing of it is usable.
 
     Items that fail validation are dropped one by one (and reported in ``rejected``), so a partly
-    valid answer keeps its valid findings.
+    valid answer keeps its valid findings. ``aspect`` may name several aspects reviewed in one
+    call (``"security+style"``): each finding's ``category`` then says which one it belongs to.
     """
+    aspects = aspect.split("+")
     if not text or not text.strip():
         raise ModelOutputInvalid("empty answer")
     fenced = _FENCE.match(text)
@@ -163,7 +165,7 @@ def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
         end_line = parsed.end_line if parsed.end_line and parsed.end_line > parsed.line else None
         findings.append(
             Finding(
-                aspect=aspect,
+                aspect=_aspect_of(parsed.category, aspects),
                 severity=parsed.severity,
                 path=parsed.path,
                 line=parsed.line,
@@ -176,6 +178,15 @@ def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
             )
         )
     return ParsedAnswer(tuple(findings), tuple(rejected))
+
+
+def _aspect_of(category: str | None, aspects: list[str]) -> str:
+    """The aspect a finding belongs to; in a combined call an unknown category counts as the
+    last aspect (style: the general one)."""
+    if len(aspects) == 1:
+        return aspects[0]
+    wanted = (category or "").strip().lower()
+    return wanted if wanted in aspects else aspects[-1]
 
 
 def _normalise(text: str) -> str:

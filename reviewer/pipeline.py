@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,7 +47,7 @@ class ModelChoice:
         if tier is Tier.FULL:
             first = policy.model or self.per_aspect.get(aspect) or self.default
         else:
-            first = self.lite or self.default
+            first = self.lite or policy.model or self.default
         return list(dict.fromkeys([first, *self.fallbacks]))
 
 
@@ -91,7 +91,7 @@ class Engine:
             config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
         plan = plan_review(files, config, self.counter, masker=secrets.masker)
         aspects = policy.aspects if self.llm is not None else ()
-        tasks = [(chunk, aspect) for chunk in plan.chunks for aspect in aspects]
+        tasks = [(chunk, group) for chunk in plan.chunks for group in _call_groups(aspects, plan.tier)]
         results = self._run_aspects(tasks, plan, policy, title, metadata or {})
         usage = Usage()
         failures: list[str] = []
@@ -112,7 +112,7 @@ class Engine:
             first = next(r for r in results if isinstance(r, TransientError))
             raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
         index = LineIndex(files, refs)
-        placed = [_place(index, f) for f in found]
+        placed = [_place(index, f, secrets.masker) for f in found]
         placement_of = {id(f): p for f, p in placed}
         kept, over_cap = select([f for f, _ in placed], policy.thresholds)
         return Analysis(
@@ -154,10 +154,22 @@ class Engine:
             return list(pool.map(run, tasks))
 
 
-def _place(index: LineIndex, finding: Finding) -> tuple[Finding, Placement]:
+def _call_groups(aspects: Sequence[str], tier: Tier) -> list[str]:
+    """Which aspects share a model call. A full review gives each aspect its own call (its own
+    rules, model and attention, in parallel); a trivial or lite one asks for all aspects in one
+    call, so that the diff and the shared instructions are sent once."""
+    if not aspects:
+        return []
+    if tier is Tier.FULL:
+        return list(aspects)
+    return ["+".join(aspects)]
+
+
+def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> tuple[Finding, Placement]:
     placement = index.place(finding.path, finding.line, finding.side, finding.end_line)
     anchored = [ln.text for ln in placement.lines] if isinstance(placement, Inline) else [str(finding.line)]
-    return with_fingerprint(finding, anchored), placement
+    # Masked: a fingerprint of a line holding a weak password could be reversed by guessing.
+    return with_fingerprint(finding, [masker(text) for text in anchored]), placement
 
 
 def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:

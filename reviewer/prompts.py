@@ -30,7 +30,7 @@ from reviewer.errors import ConfigError
 from reviewer.findings import Severity, Thresholds
 
 ASPECTS = ("security", "style")
-_ASPECT_TITLES = {"security": "security", "style": "correctness and maintainability"}
+_ASPECT_TITLES = {"security": "security", "style": "correctness and style"}
 _POLICY_KEYS = {
     "instructions",
     "aspects",
@@ -96,10 +96,14 @@ class PromptStore:
         title: str,
         context: str = "",
     ) -> RenderedPrompt:
+        """The messages for one model call. ``aspect`` may join several (``"security+style"``):
+        one call then carries each aspect's rules, and each finding's category tells them apart."""
+        aspects = aspect.split("+")
         try:
             system = self._env.get_template("system.j2").render(
-                aspect=aspect,
-                aspect_title=_ASPECT_TITLES.get(aspect, aspect),
+                aspects=aspects,
+                focus=" and ".join(_ASPECT_TITLES.get(a, a) for a in aspects),
+                categories=" | ".join(f'"{a}"' for a in aspects),
                 instructions=policy.instructions,
             )
             user = self._env.get_template("user.j2").render(

@@ -65,14 +65,16 @@ def _rendered_lines(user_message: str) -> list[tuple[str, int, str, str]]:
     return out
 
 
-def _finding(path: str, line: int, side: str, title: str, severity: str = "high") -> dict[str, Any]:
+def _finding(
+    path: str, line: int, side: str, title: str, severity: str = "high", category: str = "style"
+) -> dict[str, Any]:
     return {
         "path": path,
         "line": line,
         "side": side,
         "end_line": None,
         "severity": severity,
-        "category": "x",
+        "category": category,
         "title": title,
         "body": "Explain and fix.",
         "suggestion": None,
@@ -85,11 +87,13 @@ def reviewer_model(request: dict[str, Any]) -> str:
     system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
     lines = _rendered_lines(user)
     findings = []
-    if "for security problems" in system:
+    if "Flag: injection" in system:  # the security rules are in this call
         for path, number, mark, code in lines:
             if mark == "+" and 'execute(f"' in code:
-                findings.append(_finding(path, number, "new", "SQL built from user input"))
-    else:
+                findings.append(
+                    _finding(path, number, "new", "SQL built from user input", category="security")
+                )
+    if "Flag: bugs" in system:  # the style rules are in this call
         for path, number, mark, code in lines:
             if mark == "-" and "execute(" in code:
                 findings.append(_finding(path, number, "old", "Parameterised query removed", "medium"))
@@ -253,7 +257,7 @@ def test_opened_merge_request_gets_inline_comments_on_the_right_lines_and_one_su
     assert stack.gitlab.executed_quick_actions == []
 
     prompts = [r for r in stack.gateway.requests if r.path.endswith("/chat/completions")]
-    assert len(prompts) == 2  # one chunk, two aspects
+    assert len(prompts) == 1  # a small change: one call carries both aspects
     for request in prompts:
         assert AWS_KEY not in str(request.body)
         assert request.header("authorization") == "Bearer gateway-key"
@@ -305,4 +309,4 @@ def test_a_forged_delivery_is_refused_and_queues_nothing(stack: Stack) -> None:
 
     headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
     stack.result(stack.deliver(headers, payload))
-    assert len(stack.gateway.requests) == 2  # the genuine delivery's review only
+    assert len(stack.gateway.requests) == 1  # the genuine delivery's review only

@@ -108,12 +108,33 @@ def test_small_changes_use_the_cheap_model_and_sensitive_paths_the_full_one(gate
     assert {r.model for r in gateway.requests[before:]} == {"sec-model", "big"}
 
 
+def test_a_small_change_is_reviewed_for_both_aspects_in_one_call(gateway: FakeGateway) -> None:
+    gateway.responder = lambda request: json.dumps(
+        {
+            "findings": [
+                {**_finding("src/app.py", 1, "Shell injection"), "category": "security"},
+                {**_finding("src/app.py", 2, "Unused result", "medium"), "category": "style"},
+            ]
+        }
+    )
+    engine = _engine(gateway)
+    files = parse_unified(_diff({"src/app.py": ["os.system(cmd)", "len(items)"]}))
+    analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
+    (request,) = gateway.requests
+    system = request.messages[0]["content"]
+    assert "[security]" in system and "[style]" in system
+    assert {(f.title, f.aspect) for f, _ in analysis.placed} == {
+        ("Shell injection", "security"),
+        ("Unused result", "style"),
+    }
+
+
 def test_findings_are_merged_priced_and_an_invalid_aspect_is_reported(gateway: FakeGateway) -> None:
     def model(request: dict[str, Any]) -> Any:
         system = request["messages"][0]["content"]
         if "for security problems" in system:
             return answer(
-                json.dumps({"findings": [_finding("src/app.py", 2, "Shell injection")]}),
+                json.dumps({"findings": [_finding("src/auth/app.py", 2, "Shell injection")]}),
                 prompt_tokens=1000,
                 completion_tokens=100,
                 cached_tokens=400,
@@ -122,7 +143,8 @@ def test_findings_are_merged_priced_and_an_invalid_aspect_is_reported(gateway: F
 
     gateway.responder = model
     engine = _engine(gateway)
-    files = parse_unified(_diff({"src/app.py": ["import os", "os.system(cmd)", f'KEY = "{AWS_KEY}"']}))
+    changed = ["import os", "os.system(cmd)", f'KEY = "{AWS_KEY}"']
+    files = parse_unified(_diff({"src/auth/app.py": changed}))  # a sensitive path: a full review
     analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
 
     titles = sorted(f.title for f, _ in analysis.placed)
@@ -134,8 +156,8 @@ def test_findings_are_merged_priced_and_an_invalid_aspect_is_reported(gateway: F
     assert analysis.usage.calls == 3
     assert analysis.usage.prompt_tokens == 1000 + 900 + 900
     assert analysis.usage.cached_tokens == 400
-    # trivial tier, so the "small" model: $0.1 per million prompt tokens (cached too), $0.4 completion
-    assert analysis.usage.cost == pytest.approx((2800 * 0.1 + 200 * 0.4) / 1e6)
+    # full tier: security on "sec-model" (no price), style on "big": $2 and $8 per million
+    assert analysis.usage.cost == pytest.approx((1800 * 2.0 + 100 * 8.0) / 1e6)
     for request in gateway.requests:
         assert AWS_KEY not in json.dumps(request.body)
 
@@ -145,5 +167,5 @@ def test_a_gateway_that_refuses_everything_is_reported_not_raised(gateway: FakeG
     engine = _engine(gateway)
     files = parse_unified(_diff({"src/app.py": ["x = 1"]}))
     analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
-    assert len(analysis.failures) == 2
-    assert all("refused" in failure for failure in analysis.failures)
+    assert len(analysis.failures) == 1  # one call for both aspects of a trivial change
+    assert "refused" in analysis.failures[0]
