@@ -31,9 +31,31 @@ from reviewer.tokens import TokenCounter, default_counter
 T = TypeVar("T")
 
 _WORDS = (
-    "user", "account", "order", "item", "price", "total", "request", "response", "cache", "config",
-    "value", "index", "name", "record", "result", "error", "handler", "client", "server", "payload",
-    "query", "filter", "event", "message", "count",
+    "user",
+    "account",
+    "order",
+    "item",
+    "price",
+    "total",
+    "request",
+    "response",
+    "cache",
+    "config",
+    "value",
+    "index",
+    "name",
+    "record",
+    "result",
+    "error",
+    "handler",
+    "client",
+    "server",
+    "payload",
+    "query",
+    "filter",
+    "event",
+    "message",
+    "count",
 )
 _TEMPLATES = (
     "{i}{a} = {b}.get({q}{c}{q})",
@@ -56,8 +78,14 @@ def _line(rng: random.Random) -> str:
     words = rng.sample(_WORDS, 4)
     return rng.choice(_TEMPLATES).format(
         i=" " * rng.choice((0, 4, 8, 8, 12, 16)),
-        a=words[0], b=words[1], c=words[2], d=words[3],
-        A=words[0].title(), B=words[1].title(), n=rng.randint(0, 999), q=rng.choice("'\""),
+        a=words[0],
+        b=words[1],
+        c=words[2],
+        d=words[3],
+        A=words[0].title(),
+        B=words[1].title(),
+        n=rng.randint(0, 999),
+        q=rng.choice("'\""),
     )
 
 
@@ -89,8 +117,14 @@ def _entry(rng: random.Random, n: int) -> dict[str, Any]:
     roll = rng.random()
     path = f"src/{rng.choice(_WORDS)}/{rng.choice(_WORDS)}_{n}.py"
     entry: dict[str, Any] = {
-        "old_path": path, "new_path": path, "a_mode": "100644", "b_mode": "100644",
-        "new_file": False, "renamed_file": False, "deleted_file": False, "generated_file": False,
+        "old_path": path,
+        "new_path": path,
+        "a_mode": "100644",
+        "b_mode": "100644",
+        "new_file": False,
+        "renamed_file": False,
+        "deleted_file": False,
+        "generated_file": False,
     }
     if roll < 0.03:  # noise: lock files, minified, vendored
         entry["old_path"] = entry["new_path"] = rng.choice(
@@ -167,8 +201,11 @@ def main() -> None:
         ("tier", f"{plan.tier.value} ({plan.tier_reason})"),
         ("reviewed", f"{plan.reviewed_files} files, {plan.changed_lines} changed lines"),
         ("skipped", f"{len(plan.skipped)} files ({_reasons(plan)})"),
-        ("chunks", f"{len(plan.chunks)} of at most {PlanConfig().chunk_tokens} tokens "
-                   f"(smallest {sizes[0]}, median {sizes[len(sizes) // 2]}, largest {sizes[-1]})"),
+        (
+            "chunks",
+            f"{len(plan.chunks)} of at most {PlanConfig().chunk_tokens} tokens "
+            f"(smallest {sizes[0]}, median {sizes[len(sizes) // 2]}, largest {sizes[-1]})",
+        ),
         ("tokens", f"{tokens} in all chunks, {tokens / max(plan.changed_lines, 1):.1f} per changed line"),
         ("notes", f"{len(plan.notes)} (hunks split between lines, lines over the budget)"),
     ]

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     llm_max_attempts: int = 3
     llm_structured: str = "auto"  # auto | json_schema | json_object
     llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
-    llm_concurrency: int = 8
+    llm_concurrency: int = 16
     aig_token: SecretStr | None = None  # Cloudflare AI Gateway: cf-aig-authorization
     aig_cache_ttl: int | None = None
 
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     min_severity: str = "low"
     min_confidence: float = 0.5
     max_comments: int = 10
-    chunk_tokens: int = 6000
+    chunk_tokens: int = 10000
     noise_globs: CommaList = ()
     keep_globs: CommaList = ()
     sensitive_globs: CommaList = ()

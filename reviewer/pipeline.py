@@ -44,6 +44,7 @@ class ModelChoice:
     fallbacks: tuple[str, ...] = ()
 
     def for_review(self, aspect: str, tier: Tier, policy: TeamPolicy) -> list[str]:
+        """``aspect`` may join several (one call for all); per-aspect models apply to single ones."""
         if tier is Tier.FULL:
             first = policy.model or self.per_aspect.get(aspect) or self.default
         else:
@@ -91,7 +92,11 @@ class Engine:
             config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
         plan = plan_review(files, config, self.counter, masker=secrets.masker)
         aspects = policy.aspects if self.llm is not None else ()
-        tasks = [(chunk, group) for chunk in plan.chunks for group in _call_groups(aspects, plan.tier)]
+        tasks = [
+            (chunk, group)
+            for chunk in plan.chunks
+            for group in _call_groups(aspects, plan.is_sensitive(chunk))
+        ]
         results = self._run_aspects(tasks, plan, policy, title, metadata or {})
         usage = Usage()
         failures: list[str] = []
@@ -154,13 +159,13 @@ class Engine:
             return list(pool.map(run, tasks))
 
 
-def _call_groups(aspects: Sequence[str], tier: Tier) -> list[str]:
-    """Which aspects share a model call. A full review gives each aspect its own call (its own
-    rules, model and attention, in parallel); a trivial or lite one asks for all aspects in one
-    call, so that the diff and the shared instructions are sent once."""
+def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
+    """Which aspects share a model call. A chunk with security-sensitive files gives each aspect
+    its own call (its own rules, model and attention, in parallel); any other chunk asks for all
+    aspects in one call, so that its diff and the shared instructions are sent once."""
     if not aspects:
         return []
-    if tier is Tier.FULL:
+    if sensitive:
         return list(aspects)
     return ["+".join(aspects)]
 

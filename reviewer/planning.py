@@ -49,16 +49,43 @@ __all__ = [
 
 _NOISE_KINDS: dict[str, tuple[str, ...]] = {
     "lock file": (
-        "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
-        "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "conda-lock.yml", "Cargo.lock", "go.sum",
-        "composer.lock", "Gemfile.lock", "Podfile.lock", "Package.resolved", "mix.lock",
-        "pubspec.lock", "flake.lock", "packages.lock.json", "gradle.lockfile", ".terraform.lock.hcl",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "bun.lockb",
+        "poetry.lock",
+        "Pipfile.lock",
+        "pdm.lock",
+        "uv.lock",
+        "conda-lock.yml",
+        "Cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "Gemfile.lock",
+        "Podfile.lock",
+        "Package.resolved",
+        "mix.lock",
+        "pubspec.lock",
+        "flake.lock",
+        "packages.lock.json",
+        "gradle.lockfile",
+        ".terraform.lock.hcl",
     ),
     "minified": ("*.min.js", "*.min.mjs", "*.min.css"),
     "source map": ("*.js.map", "*.mjs.map", "*.cjs.map", "*.css.map", "*.d.ts.map"),
     "generated": (
-        "*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py", "*.pb.go", "*.pb.cc", "*.pb.h", "*.pb.swift",
-        "*.generated.*", "*.g.dart", "*.freezed.dart", "zz_generated.*",
+        "*_pb2.py",
+        "*_pb2.pyi",
+        "*_pb2_grpc.py",
+        "*.pb.go",
+        "*.pb.cc",
+        "*.pb.h",
+        "*.pb.swift",
+        "*.generated.*",
+        "*.g.dart",
+        "*.freezed.dart",
+        "zz_generated.*",
     ),
     "vendored": ("vendor/", "third_party/", "third-party/", "node_modules/", "bower_components/", ".yarn/"),
     "snapshot": ("__snapshots__/", "*.snap"),
@@ -68,18 +95,68 @@ _NOISE_KIND_OF = {glob.lower(): kind for kind, globs in _NOISE_KINDS.items() for
 NOISE_GLOBS: tuple[str, ...] = tuple(glob for globs in _NOISE_KINDS.values() for glob in globs)
 KEEP_GLOBS: tuple[str, ...] = ("migrations/", "migrate/", "alembic/versions/", "*.sql")
 SENSITIVE_GLOBS: tuple[str, ...] = (
-    "*.pem", "*.key", "*.crt", "*.cer", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa*", "id_ed25519*",
-    ".env", ".env.*", "*.env", "Dockerfile", "Dockerfile.*", "*.dockerfile", "docker-compose*.yml",
-    ".gitlab-ci.yml", ".gitlab-ci/", ".gitlab/ci/", ".github/workflows/", "Jenkinsfile", ".circleci/",
-    "azure-pipelines.yml", "bitbucket-pipelines.yml", "CODEOWNERS", "sudoers", ".htaccess",
+    "*.pem",
+    "*.key",
+    "*.crt",
+    "*.cer",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa*",
+    "id_ed25519*",
+    ".env",
+    ".env.*",
+    "*.env",
+    "Dockerfile",
+    "Dockerfile.*",
+    "*.dockerfile",
+    "docker-compose*.yml",
+    ".gitlab-ci.yml",
+    ".gitlab-ci/",
+    ".gitlab/ci/",
+    ".github/workflows/",
+    "Jenkinsfile",
+    ".circleci/",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    "CODEOWNERS",
+    "sudoers",
+    ".htaccess",
 )
 # Words of five letters or more match anywhere in the path ("encrypt" in "encryption_utils.py");
 # shorter ones only where a path word starts (camelCase counts as words), so that "iam" matches
 # "iam/role.tf" and "IamPolicy.java" but not "diamond.py".
 SENSITIVE_WORDS: tuple[str, ...] = (
-    "password", "passwd", "secret", "token", "crypt", "oauth", "login", "logout", "session",
-    "permission", "privilege", "security", "credential", "csrf", "sanitiz",
-    "auth", "acl", "iam", "jwt", "saml", "sso", "rbac", "mfa", "otp", "tls", "ssl", "kms", "pki", "cert",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "crypt",
+    "oauth",
+    "login",
+    "logout",
+    "session",
+    "permission",
+    "privilege",
+    "security",
+    "credential",
+    "csrf",
+    "sanitiz",
+    "auth",
+    "acl",
+    "iam",
+    "jwt",
+    "saml",
+    "sso",
+    "rbac",
+    "mfa",
+    "otp",
+    "tls",
+    "ssl",
+    "kms",
+    "pki",
+    "cert",
 )
 
 
@@ -126,6 +203,10 @@ class Plan:
     changed_lines: int  # added + removed lines of the reviewed files
     reviewed_files: int
     notes: tuple[str, ...] = ()  # hunks split between lines, lines over the budget
+    sensitive: frozenset[str] = frozenset()  # reviewed paths that are security-sensitive
+
+    def is_sensitive(self, chunk: Chunk) -> bool:
+        return not self.sensitive.isdisjoint(chunk.paths)
 
 
 def plan_review(
@@ -146,16 +227,26 @@ def plan_review(
         else:
             skipped.append(Skipped(file.path, reason))
     tier, tier_reason = _tier(reviewed, rules, config)
+    sensitive = frozenset(file.path for file, _ in reviewed if _sensitive_reason(file.path, rules))
     cutter = _Cutter(config, counter, masker or _unmasked)
-    pieces = [piece for file, _ in reviewed for piece in cutter.pieces(file)]
+    # Sensitive files get chunks of their own: those get a call per aspect, the rest one call.
+    chunks = [
+        chunk
+        for wanted in (True, False)
+        for chunk in _pack(
+            [p for file, _ in reviewed if (file.path in sensitive) is wanted for p in cutter.pieces(file)],
+            config.chunk_tokens,
+        )
+    ]
     return Plan(
         tier=tier,
         tier_reason=tier_reason,
-        chunks=tuple(_pack(pieces, config.chunk_tokens)),
+        chunks=tuple(chunks),
         skipped=tuple(skipped),
         changed_lines=sum(changed for _, changed in reviewed),
         reviewed_files=len(reviewed),
         notes=tuple(cutter.notes),
+        sensitive=sensitive,
     )
 
 
@@ -203,9 +294,7 @@ def _glob_regex(glob: str) -> str:
 def _translate(glob: str) -> str:
     out = []
     for token in re.split(r"(\*\*/|\*\*|\*|\?)", glob):
-        out.append(
-            {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token) or re.escape(token)
-        )
+        out.append({"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token) or re.escape(token))
     return "".join(out)
 
 

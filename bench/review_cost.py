@@ -1,0 +1,116 @@
+"""What a review costs and how long it takes, against the gateway stand-in over HTTP.
+
+Builds merge requests from this repository's own source files (real code, edited the way people
+edit it), computes their diffs with git, runs the review engine against the gateway stand-in with
+a fixed latency, and prints per merge request: model calls, prompt tokens (all aspects together,
+counted on the messages actually sent), tokens per changed line, and the review's wall time as a
+multiple of the slowest single model call. Compare with DESIGN.md's budgets:
+    small MR (2 files, 9 changed lines): <= 875 prompt tokens
+    large MR (60 files, 264 changed lines): <= 37 prompt tokens per changed line
+    wall time <= 1.25x the slowest call, for MRs up to 100 files
+
+    .venv/bin/python bench/review_cost.py [--latency 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from fakes.gateway_server import FakeGateway  # noqa: E402
+from fakes.gitrepo import GitRepo  # noqa: E402
+
+from reviewer.config import Settings  # noqa: E402
+from reviewer.diff import DiffRefs, parse_unified  # noqa: E402
+from reviewer.services import build_engine  # noqa: E402
+
+MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its content (role, separators)
+
+
+def _sources() -> list[tuple[str, str]]:
+    files = sorted(p for p in (REPO / "reviewer").rglob("*.py") if p.stat().st_size > 1500)
+    files += sorted(p for p in (REPO / "tests").rglob("*.py") if p.stat().st_size > 1500)
+    return [(str(p.relative_to(REPO)), p.read_text()) for p in files]
+
+
+def _edit(text: str, changed: int, rng: random.Random) -> str:
+    """Change ``changed`` lines (removed + added) in one place, as people do: some existing
+    lines edited (each one removed and one added line), some lines of the file's own code added."""
+    lines = text.splitlines(keepends=True)
+    start = rng.randrange(5, max(6, len(lines) - 10))
+    edited = changed // 3
+    added = changed - 2 * edited
+    block = [_tweak(line) for line in lines[start : start + edited]]
+    block += [lines[rng.randrange(len(lines))] for _ in range(added)]
+    return "".join(lines[:start] + block + lines[start + edited :])
+
+
+def _tweak(line: str) -> str:
+    return line.rstrip("\n") + "  # adjusted\n"
+
+
+def build_mr(tmp: Path, files: int, changed_lines: int, seed: int) -> str:
+    rng = random.Random(seed)
+    sources = _sources()
+    while len(sources) < files:
+        sources += [(f"copy{len(sources)}/{path}", text) for path, text in _sources()]
+    chosen = sources[:files]
+    repo = GitRepo.create(tmp / f"mr{seed}", files=dict(chosen))
+    per_file = [changed_lines // files + (1 if i < changed_lines % files else 0) for i in range(files)]
+    repo.commit(
+        {path: _edit(text, n, rng) for (path, text), n in zip(chosen, per_file, strict=True)},
+        branch="feature",
+        message="edit",
+    )
+    return repo.raw_diff(repo.merge_base("main", "feature"), repo.rev_parse("feature"))
+
+
+def measure(name: str, diff: str, latency: float) -> None:
+    with FakeGateway(latency=latency) as gateway:
+        settings = Settings(
+            llm_base_url=gateway.base_url, llm_api_key="k", llm_model="openai/gpt-4o-mini", _env_file=None
+        )  # type: ignore[call-arg]
+        engine = build_engine(settings)
+        files = parse_unified(diff)
+        refs = DiffRefs("b" * 40, "s" * 40, "h" * 40)
+        # A worker serves many reviews: warm it up (imports, connections) before timing one.
+        engine.analyse(files[:1], refs, title="warm-up", policy=engine.prompts.policy(None))
+        warm_up_calls = len(gateway.requests)
+        started = time.monotonic()
+        analysis = engine.analyse(files, refs, title="Adjust limits", policy=engine.prompts.policy(None))
+        wall = time.monotonic() - started
+        counter = engine.counter
+        requests = gateway.requests[warm_up_calls:]
+        tokens = sum(counter.count(m["content"]) + MESSAGE_OVERHEAD for r in requests for m in r.messages)
+        changed = analysis.plan.changed_lines
+        diff_tokens = sum(chunk.tokens for chunk in analysis.plan.chunks)
+        print(
+            f"{name:<7} {len(files):>4} files {changed:>5} changed lines  tier {analysis.plan.tier.value:<7} "
+            f"{len(requests):>2} calls {tokens:>6} prompt tokens ({tokens / max(1, changed):5.1f}/line; "
+            f"the diff alone {diff_tokens / max(1, changed):4.1f}/line)  "
+            f"wall {wall:5.2f} s = {wall / latency:4.2f}x the slowest call ({latency:.2f} s)"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=1.0, help="the stand-in's latency per call (s)")
+    args = parser.parse_args()
+    from reviewer.tokens import default_counter
+
+    print(f"token counter: {default_counter().name} (the estimate errs high by about 8% on code)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, files, lines, seed in (("small", 2, 9, 1), ("large", 60, 264, 2), ("100f", 100, 2000, 3)):
+            measure(name, build_mr(Path(tmp), files, lines, seed), args.latency)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
