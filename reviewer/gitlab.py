@@ -152,7 +152,9 @@ class GitLabClient:
         refs_raw = mr.attributes.get("diff_refs")
         if not refs_raw or not refs_raw.get("head_sha"):
             raise TransientError(f"merge request {project}!{iid} has no diff_refs yet")
-        refs = DiffRefs(refs_raw["base_sha"], refs_raw["start_sha"], refs_raw["head_sha"])
+        refs = self._latest_version_refs(mr) or DiffRefs(
+            refs_raw["base_sha"], refs_raw["start_sha"], refs_raw["head_sha"]
+        )
         info = self._info(mr)
         entries = self._call(
             f"list the diffs of {project}!{iid}",
@@ -176,6 +178,20 @@ class GitLabClient:
             target_branch=info.target_branch,
         )
         return info, diff
+
+    def _latest_version_refs(self, mr: Any) -> DiffRefs | None:
+        """The SHAs of the MR's latest diff version, the ones GitLab's docs say a diff thread
+        must carry (``/versions`` lists the newest first)."""
+        versions = self._call(
+            f"list the versions of !{mr.iid}",
+            lambda: mr.diffs.list(per_page=1, page=1, max_retries=self._retries),
+        )
+        if not versions:
+            return None
+        v = versions[0].attributes
+        if not (v.get("base_commit_sha") and v.get("start_commit_sha") and v.get("head_commit_sha")):
+            return None
+        return DiffRefs(v["base_commit_sha"], v["start_commit_sha"], v["head_commit_sha"])
 
     def _fill_withheld(self, info: MergeRequestInfo, files: list[FileDiff]) -> list[FileDiff]:
         try:

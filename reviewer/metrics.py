@@ -6,9 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-WEBHOOKS = Counter(
-    "reviewer_webhooks", "Webhook deliveries by outcome", ["outcome"], registry=REGISTRY
-)
+WEBHOOKS = Counter("reviewer_webhooks", "Webhook deliveries by outcome", ["outcome"], registry=REGISTRY)
 REVIEWS = Counter("reviewer_reviews", "Reviews by outcome", ["outcome", "tier"], registry=REGISTRY)
 FINDINGS = Counter(
     "reviewer_findings", "Findings by aspect and placement", ["aspect", "placement"], registry=REGISTRY
@@ -16,6 +14,8 @@ FINDINGS = Counter(
 TOKENS = Counter("reviewer_llm_tokens", "Model tokens by kind", ["kind", "team"], registry=REGISTRY)
 COST = Counter("reviewer_llm_cost_usd", "Model cost in US dollars", ["team"], registry=REGISTRY)
 REVIEW_SECONDS = Histogram(
-    "reviewer_review_seconds", "Wall time of one review", registry=REGISTRY,
+    "reviewer_review_seconds",
+    "Wall time of one review",
+    registry=REGISTRY,
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )

@@ -241,6 +241,12 @@ def review_merge_request(
         and ledger.last_reviewed(info.project_id, info.iid) == head
     ):
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
+    if (
+        ledger is not None
+        and request.trigger == "command"
+        and not ledger.allow_command(info.project_id, info.iid, head)
+    ):
+        return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
     policy = engine.prompts.policy(None, _repo_overrides(gitlab, info, diff))
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],

@@ -214,8 +214,13 @@ class LineIndex:
         hunk_lines = file.hunks[hunk].lines
         last = hunk_lines[end]
         position = Position(
-            self.refs, file.old_path, file.new_path, last.old_no, last.new_no,
-            index.point(hunk, start), index.point(hunk, end),
+            self.refs,
+            file.old_path,
+            file.new_path,
+            last.old_no,
+            last.new_no,
+            index.point(hunk, start),
+            index.point(hunk, end),
         )
         anchored = tuple(ln for ln in hunk_lines[start : end + 1] if _number(ln, side) is not None)
         return Inline(position, anchored, line, moved)

@@ -275,9 +275,7 @@ def _sarif_result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "ruleIndex": index[rule],
         "level": _SARIF_LEVEL[f.severity],
         "message": {"text": text},
-        "locations": [
-            {"physicalLocation": {"artifactLocation": {"uri": quote(f.path)}, "region": region}}
-        ],
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": quote(f.path)}, "region": region}}],
         "partialFingerprints": {"aiReviewFingerprint/v1": fingerprint_of(f)},
         "properties": {"severity": f.severity.value, "confidence": f.confidence, "side": f.side.value},
     }

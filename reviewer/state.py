@@ -51,6 +51,12 @@ class ReviewLedger:
     def record(self, project_id: int | str, iid: int, head_sha: str) -> None:
         self._redis.set(self._key(project_id, iid), head_sha.encode(), ex=REVIEW_TTL_SECONDS)
 
+    def allow_command(self, project_id: int | str, iid: int, head_sha: str, *, cooldown: int = 120) -> bool:
+        """A ``/ai-review`` of the same head at most once per ``cooldown`` seconds: a comment
+        thread cannot be turned into a way to spend the model budget."""
+        key = f"reviewer:command:{project_id}:{iid}:{head_sha}"
+        return bool(self._redis.set(key, b"1", nx=True, ex=cooldown))
+
     def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
         """One review of an MR at a time: two at once would each post what the other has not yet."""
         return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)

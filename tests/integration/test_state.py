@@ -1,0 +1,60 @@
+"""Redis-backed memory against a real Redis server (the embedded one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import pytest
+
+from reviewer.embedded_redis import EmbeddedRedis
+from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    connect(redis_server).flushall()
+    return redis_server
+
+
+def test_a_delivery_is_claimed_once_and_can_be_released(redis_url: str) -> None:
+    log = RedisDeliveryLog(connect(redis_url))
+    assert log.first_time("idem:1") and not log.first_time("idem:1")
+    log.forget("idem:1")
+    assert log.first_time("idem:1")
+
+
+def test_the_ledger_remembers_the_last_reviewed_head(redis_url: str) -> None:
+    ledger = ReviewLedger(connect(redis_url))
+    assert ledger.last_reviewed(7, 3) is None
+    ledger.record(7, 3, "abc")
+    assert ledger.last_reviewed(7, 3) == "abc"
+    assert ledger.last_reviewed(7, 4) is None
+
+
+def test_review_commands_on_one_head_are_rate_limited(redis_url: str) -> None:
+    ledger = ReviewLedger(connect(redis_url))
+    assert ledger.allow_command(7, 3, "abc")
+    assert not ledger.allow_command(7, 3, "abc")
+    assert ledger.allow_command(7, 3, "def")
+
+
+def test_one_review_of_an_mr_at_a_time(redis_url: str) -> None:
+    ledger = ReviewLedger(connect(redis_url))
+    first, second = ledger.lock(7, 3, seconds=30), ledger.lock(7, 3, seconds=30)
+    assert first.acquire(blocking=False)
+    assert not second.acquire(blocking=False)
+    first.release()
+    assert second.acquire(blocking=False)
+
+
+def test_both_url_spellings_reach_the_same_server(redis_url: str) -> None:
+    connect(redis_url).set("k", "v")
+    assert connect(redis_url.replace("unix://", "redis+socket://")).get("k") == b"v"
