@@ -18,6 +18,18 @@ from reviewer.errors import ConfigError
 
 SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
+# US dollars per million tokens: (input, output, cached input), from the providers' price pages
+# in 2026; REVIEWER_LLM_PRICES overrides or extends it. A model missing here is counted at 0.
+DEFAULT_PRICES: dict[str, tuple[float, float, float | None]] = {
+    "gpt-4o-mini": (0.15, 0.60, 0.075),
+    "gpt-4o": (2.50, 10.00, 1.25),
+    "gpt-4.1": (2.00, 8.00, 0.50),
+    "gpt-4.1-mini": (0.40, 1.60, 0.10),
+    "gpt-4.1-nano": (0.10, 0.40, 0.025),
+    "claude-3-5-haiku-latest": (0.80, 4.00, 0.08),
+    "claude-sonnet-4-0": (3.00, 15.00, 0.30),
+}
+
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
@@ -101,12 +113,13 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url)
 
     def price_table(self) -> dict[str, tuple[float, float, float | None]]:
-        """The configured price table: model -> (input, output, cached input) per million tokens."""
+        """Model -> (input, output, cached input) per million tokens: the defaults, then
+        REVIEWER_LLM_PRICES on top."""
         if not self.llm_prices.strip():
-            return {}
+            return dict(DEFAULT_PRICES)
         try:
             raw = json.loads(self.llm_prices)
-            return {
+            return DEFAULT_PRICES | {
                 str(model): (float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else None)
                 for model, p in raw.items()
             }

@@ -626,7 +626,8 @@ class LLMClient:
         completion = _count(getattr(usage, "completion_tokens", 0))
         details = getattr(usage, "prompt_tokens_details", None)
         cached = min(_count(getattr(details, "cached_tokens", 0)), prompt)
-        price = self._config.prices.get(model)
+        # AI Gateway names models "{provider}/{model}"; a table may use either spelling.
+        price = self._config.prices.get(model) or self._config.prices.get(model.split("/", 1)[-1])
         if price is None:
             _warn_once(("unpriced", model), "llm model=%s has no price configured: counted at cost 0", model)
             return Usage(prompt, cached, completion, 0.0, 1, frozenset({model}))

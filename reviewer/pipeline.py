@@ -148,7 +148,11 @@ class Engine:
             chunk, aspect = task
             prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title)
             models = self.models.for_review(aspect, plan.tier, policy)
-            meta = {**metadata, "aspect": aspect, "prompt": prompt.version}
+            # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
+            # (which also tells the aspect apart).
+            meta = {**metadata, "prompt": prompt.version}
+            if policy.team:
+                meta["team"] = policy.team
             try:
                 return llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
             except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
