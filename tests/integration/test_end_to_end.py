@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from celery import exceptions as celery_exceptions
 from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
+from fakes.ports import free_port
 from fakes.webhooks import merge_request_hook, note_hook
 
 from reviewer.embedded_redis import EmbeddedRedis
@@ -132,12 +132,6 @@ class Stack:
         pytest.fail(f"no result within 90 s; worker log:\n{self.worker_log.read_text()}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -160,7 +154,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     with GitLabStandIn() as gitlab, FakeGateway(responder=reviewer_model) as gateway:
         project_id = gitlab.add_project("group/app", repo)
         iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
-        port = _free_port()
+        port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))},
             "HOME": str(tmp_path),
