@@ -233,5 +233,27 @@ def _order(f: Finding) -> tuple[int, float, str, int]:
     return (-f.severity.rank, -f.confidence, f.path, f.line)
 
 
+def to_record(finding: Finding) -> dict[str, Any]:
+    """A finding as plain JSON data, for what the bot remembers between reviews."""
+    return {
+        "aspect": finding.aspect,
+        "severity": finding.severity.value,
+        "path": finding.path,
+        "line": finding.line,
+        "side": finding.side.value,
+        "title": finding.title,
+        "body": finding.body,
+        "end_line": finding.end_line,
+        "suggestion": finding.suggestion,
+        "confidence": finding.confidence,
+        "fingerprint": finding.fingerprint,
+        "source": finding.source,
+    }
+
+
+def from_record(record: dict[str, Any]) -> Finding:
+    return Finding(**{**record, "severity": Severity(record["severity"]), "side": Side(record["side"])})
+
+
 def with_fingerprint(finding: Finding, anchored_text: Sequence[str]) -> Finding:
     return replace(finding, fingerprint=fingerprint(finding, anchored_text))

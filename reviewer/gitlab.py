@@ -3,6 +3,7 @@
 GitLab REST API v4 pages this module follows:
 - Merge requests: get a single MR (``diff_refs``), list MR diffs (``/diffs``, paginated per file,
   GitLab 15.7+), show MR raw diffs (``/raw_diffs``), MR diff versions (``/versions``).
+- Repositories: compare two commits (``/repository/compare``, ``straight=true``), raw file.
 - Discussions: create a thread in the MR diff (``position`` with ``position_type=text``, the three
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
@@ -213,6 +214,18 @@ class GitLabClient:
             full = by_path.get((f.old_path, f.new_path)) if f.too_large else None
             filled.append(full if full is not None and full.hunks else f)
         return filled
+
+    def compare(self, project: int | str, from_sha: str, to_sha: str) -> list[FileDiff]:
+        """What changed from one commit to another, compared straight (not from their merge base)."""
+        proj = self._gl.projects.get(project, lazy=True)
+        result = self._call(
+            f"compare {from_sha[:12]}..{to_sha[:12]} in {project}",
+            lambda: proj.repository_compare(from_sha, to_sha, straight="true", max_retries=self._retries),
+        )
+        diffs = result.get("diffs") if isinstance(result, dict) else None
+        if not isinstance(diffs, list):
+            raise GitLabError(f"the compare of {from_sha[:12]}..{to_sha[:12]} had no diffs")
+        return parse_gitlab_diffs(diffs)
 
     def read_file(self, project: int | str, path: str, ref: str) -> str | None:
         """A file's text at ``ref``, or None when it does not exist."""

@@ -4,8 +4,8 @@ report (text, json, GitLab Code Quality, SARIF) instead of posted."""
 from __future__ import annotations
 
 from reviewer.diff import DiffRefs, parse_unified
+from reviewer.engine import Engine
 from reviewer.findings import Severity
-from reviewer.pipeline import Engine
 from reviewer.prompts import TeamPolicy
 from reviewer.report import render_report
 

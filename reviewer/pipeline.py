@@ -1,196 +1,30 @@
-"""One review: plan -> chunks -> model aspects in parallel -> findings -> placement -> publish.
-
-``Engine.analyse`` is the part every entry point shares (webhook task, ``reviewer review`` of an MR,
-local review of a diff); ``review_merge_request`` adds GitLab around it.
-"""
+"""One review of a merge request: its latest diff (or, after a push, what the push changed),
+the engine's findings, then threads on their lines and the one summary note."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reviewer import metrics
-from reviewer.detectors.secrets import scan as scan_secrets
-from reviewer.diff import DiffRefs, FileDiff, MergeRequestDiff
-from reviewer.errors import ConfigError, ModelOutputInvalid, TransientError
-from reviewer.findings import Finding, select, with_fingerprint
+from reviewer.diff import DiffParseError, FileDiff, MergeRequestDiff
+from reviewer.engine import Analysis, Engine
+from reviewer.errors import ConfigError, GitLabError
+from reviewer.findings import Finding
 from reviewer.gitlab import GitLabClient, MergeRequestInfo
-from reviewer.llm import AnswerInvalid, GatewayRejected, LLMClient, Usage
-from reviewer.planning import Chunk, Plan, PlanConfig, Tier, plan_review
-from reviewer.positions import Inline, LineIndex, Placement
-from reviewer.prompts import PromptStore, TeamPolicy, parse_overrides
+from reviewer.increment import changed_since
+from reviewer.llm import Usage
+from reviewer.positions import Inline, InSummary
+from reviewer.prompts import TeamPolicy, parse_overrides
 from reviewer.publish import publish_inline
 from reviewer.state import ReviewLedger
 from reviewer.summary import SummaryInput, render_summary
-from reviewer.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
 REPO_CONFIG_FILE = ".ai-review.yaml"
-
-
-@dataclass(frozen=True, slots=True)
-class ModelChoice:
-    """Which model answers which aspect: per-aspect settings for full reviews, a cheaper one
-    for trivial and lite reviews, and the fallbacks after either."""
-
-    default: str
-    lite: str | None = None
-    per_aspect: Mapping[str, str] = field(default_factory=dict)
-    fallbacks: tuple[str, ...] = ()
-
-    def for_review(self, aspect: str, tier: Tier, policy: TeamPolicy) -> list[str]:
-        """``aspect`` may join several (one call for all); per-aspect models apply to single ones."""
-        if tier is Tier.FULL:
-            first = policy.model or self.per_aspect.get(aspect) or self.default
-        else:
-            first = self.lite or policy.model or self.default
-        return list(dict.fromkeys([first, *self.fallbacks]))
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    plan: Plan
-    placed: list[tuple[Finding, Placement]]  # kept, most severe first
-    over_cap: list[Finding]
-    failures: list[str]  # what could not be reviewed, said plainly
-    usage: Usage
-    prompt_versions: dict[str, str]
-    aspects: tuple[str, ...]
-    model_calls: int
-    seconds: float
-
-
-@dataclass
-class Engine:
-    """The review engine: prompts, the model client and the planning policy, built once."""
-
-    prompts: PromptStore
-    llm: LLMClient | None
-    models: ModelChoice
-    plan_config: PlanConfig
-    counter: TokenCounter
-    concurrency: int = 8
-
-    def analyse(
-        self,
-        files: Sequence[FileDiff],
-        refs: DiffRefs,
-        *,
-        title: str,
-        policy: TeamPolicy,
-        metadata: Mapping[str, str | int | float | bool] | None = None,
-    ) -> Analysis:
-        started = time.monotonic()
-        secrets = scan_secrets(files)
-        config = self.plan_config
-        if policy.ignore_paths:
-            config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
-        plan = plan_review(files, config, self.counter, masker=secrets.masker)
-        aspects = policy.aspects if self.llm is not None else ()
-        tasks = [
-            (chunk, group)
-            for chunk in plan.chunks
-            for group in _call_groups(aspects, plan.is_sensitive(chunk))
-        ]
-        results = self._run_aspects(tasks, plan, policy, title, metadata or {})
-        usage = Usage()
-        failures: list[str] = []
-        found: list[Finding] = list(secrets.findings)
-        versions: dict[str, str] = {}
-        for (chunk, aspect), outcome in zip(tasks, results, strict=True):
-            versions[aspect] = self.prompts.version(aspect, policy)
-            if isinstance(outcome, BaseException):
-                failures.append(_failure_text(aspect, chunk, outcome))
-                if isinstance(outcome, AnswerInvalid):
-                    usage = usage + outcome.usage
-                continue
-            usage = usage + outcome.usage
-            found.extend(outcome.findings)
-            if outcome.rejected:
-                log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
-        if tasks and all(isinstance(r, TransientError) for r in results):
-            first = next(r for r in results if isinstance(r, TransientError))
-            raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
-        index = LineIndex(files, refs)
-        placed = [_place(index, f, secrets.masker) for f in found]
-        placement_of = {id(f): p for f, p in placed}
-        kept, over_cap = select([f for f, _ in placed], policy.thresholds)
-        return Analysis(
-            plan=plan,
-            placed=[(f, placement_of[id(f)]) for f in kept],
-            over_cap=over_cap,
-            failures=failures,
-            usage=usage,
-            prompt_versions=versions,
-            aspects=tuple(aspects),
-            model_calls=len(tasks),
-            seconds=time.monotonic() - started,
-        )
-
-    def _run_aspects(
-        self,
-        tasks: list[tuple[Chunk, str]],
-        plan: Plan,
-        policy: TeamPolicy,
-        title: str,
-        metadata: Mapping[str, str | int | float | bool],
-    ) -> list[Any]:
-        if not tasks or self.llm is None:
-            return []
-        llm = self.llm
-
-        def run(task: tuple[Chunk, str]) -> Any:
-            chunk, aspect = task
-            prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title)
-            models = self.models.for_review(aspect, plan.tier, policy)
-            # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
-            # (which also tells the aspect apart).
-            meta = {**metadata, "prompt": prompt.version}
-            if policy.team:
-                meta["team"] = policy.team
-            try:
-                return llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
-            except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
-                return exc
-
-        workers = max(1, min(self.concurrency, len(tasks)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aspect") as pool:
-            return list(pool.map(run, tasks))
-
-
-def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
-    """Which aspects share a model call. A chunk with security-sensitive files gives each aspect
-    its own call (its own rules, model and attention, in parallel); any other chunk asks for all
-    aspects in one call, so that its diff and the shared instructions are sent once."""
-    if not aspects:
-        return []
-    if sensitive:
-        return list(aspects)
-    return ["+".join(aspects)]
-
-
-def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> tuple[Finding, Placement]:
-    placement = index.place(finding.path, finding.line, finding.side, finding.end_line)
-    anchored = [ln.text for ln in placement.lines] if isinstance(placement, Inline) else [str(finding.line)]
-    # Masked: a fingerprint of a line holding a weak password could be reversed by guessing.
-    return with_fingerprint(finding, [masker(text) for text in anchored]), placement
-
-
-def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:
-    files = ", ".join(f"`{p}`" for p in chunk.paths[:5]) + (" and more" if len(chunk.paths) > 5 else "")
-    if isinstance(exc, ModelOutputInvalid):
-        return f"{aspect} review of {files}: the model's answer stayed invalid ({exc})"
-    if isinstance(exc, GatewayRejected):
-        return f"{aspect} review of {files}: the model gateway refused the request ({exc})"
-    return f"{aspect} review of {files}: the model gateway failed ({exc})"
-
-
-# -- merge requests --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +73,8 @@ def review_merge_request(
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
-    if (
-        ledger is not None
-        and request.trigger != "command"
-        and ledger.last_reviewed(info.project_id, info.iid) == head
-    ):
+    previous = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
+    if previous == head and request.trigger != "command":
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     if (
         ledger is not None
@@ -251,6 +82,7 @@ def review_merge_request(
         and not ledger.allow_command(info.project_id, info.iid, head)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
+    files, since = _what_to_review(gitlab, info, diff, previous if request.trigger == "pushed" else None)
     policy = engine.prompts.policy(None, _repo_overrides(gitlab, info, diff))
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
@@ -258,12 +90,25 @@ def review_merge_request(
         "trigger": request.trigger,
     }
     with metrics.REVIEW_SECONDS.time():
-        analysis = engine.analyse(diff.files, diff.refs, title=info.title, policy=policy, metadata=metadata)
+        analysis = engine.analyse(
+            files, diff.refs, title=info.title, policy=policy, metadata=metadata, anchor_files=diff.files
+        )
     _count(analysis, policy)
+    carried = _carried_over(ledger, info, diff, analysis) if since else []
     if request.dry_run:
-        summary = _summary(analysis, diff, policy, [(f, _reason(p)) for f, p in analysis.placed], [], 0)
+        inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
+        listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
+        summary = _summary(analysis, diff, listed, inline, 0, since)
         return ReviewOutcome(
-            "dry-run", "", head, analysis.plan.tier.value, 0, len(analysis.placed), 0, analysis.usage, summary
+            "dry-run",
+            "",
+            head,
+            analysis.plan.tier.value,
+            len(inline),
+            len(listed),
+            0,
+            analysis.usage,
+            summary,
         )
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
@@ -271,22 +116,22 @@ def review_merge_request(
         return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head)
     existing = {t.fingerprint for t in gitlab.bot_threads(info.project_id, info.iid)}
     outcome = publish_inline(gitlab, info.project_id, info.iid, analysis.placed, existing)
-    summary = _summary(
-        analysis, diff, policy, outcome.in_summary, outcome.inline, len(outcome.already_posted)
-    )
+    listed = outcome.in_summary + carried
+    summary = _summary(analysis, diff, listed, outcome.inline, len(outcome.already_posted), since)
     gitlab.upsert_summary(info.project_id, info.iid, summary)
     if ledger is not None:
-        ledger.record(info.project_id, info.iid, head)
+        ledger.record(info.project_id, info.iid, head, listed)
     for finding in outcome.inline:
         metrics.FINDINGS.labels(aspect=finding.aspect, placement="inline").inc()
     for finding, _ in outcome.in_summary:
         metrics.FINDINGS.labels(aspect=finding.aspect, placement="summary").inc()
     metrics.REVIEWS.labels(outcome="reviewed", tier=analysis.plan.tier.value).inc()
     log.info(
-        "reviewed %s!%s at %s: tier %s, %d inline, %d in summary, %d already posted, %d tokens, $%.4f",
+        "reviewed %s!%s at %s%s: tier %s, %d inline, %d in summary, %d already posted, %d tokens, $%.4f",
         info.project_path,
         info.iid,
         head[:12],
+        f" (changes since {since[:12]})" if since else "",
         analysis.plan.tier.value,
         len(outcome.inline),
         len(outcome.in_summary),
@@ -300,11 +145,43 @@ def review_merge_request(
         head,
         analysis.plan.tier.value,
         len(outcome.inline),
-        len(outcome.in_summary),
+        len(listed),
         len(outcome.already_posted),
         analysis.usage,
         summary,
     )
+
+
+def _what_to_review(
+    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff, previous: str | None
+) -> tuple[Sequence[FileDiff], str | None]:
+    """After a push, the hunks the push changed (and the head they are compared with); else, or
+    when the previous head cannot be compared any more (force-pushed away), the whole MR."""
+    if previous is None or previous == diff.refs.head_sha:
+        return diff.files, None
+    try:
+        interdiff = gitlab.compare(info.project_id, previous, diff.refs.head_sha)
+    except (GitLabError, DiffParseError) as exc:
+        log.info(
+            "reviewing all of %s!%s: cannot compare with %s: %s",
+            info.project_path,
+            info.iid,
+            previous[:12],
+            exc,
+        )
+        return diff.files, None
+    return changed_since(diff.files, interdiff), previous
+
+
+def _carried_over(
+    ledger: ReviewLedger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
+) -> list[tuple[Finding, str]]:
+    """What the previous summary listed for files this follow-up did not review again."""
+    if ledger is None:
+        return []
+    reviewed = {path for chunk in analysis.plan.chunks for path in chunk.paths}
+    in_mr = {f.path for f in diff.files}
+    return [(f, r) for f, r in ledger.in_summary(info.project_id, info.iid) if f.path in in_mr - reviewed]
 
 
 def _repo_overrides(
@@ -322,17 +199,13 @@ def _repo_overrides(
         return {}
 
 
-def _reason(placement: Placement) -> str:
-    return getattr(placement, "reason", "dry run")
-
-
 def _summary(
     analysis: Analysis,
     diff: MergeRequestDiff,
-    policy: TeamPolicy,
     in_summary: Sequence[tuple[Finding, str]],
     inline: Sequence[Finding],
     already_posted: int,
+    since: str | None,
 ) -> str:
     return render_summary(
         SummaryInput(
@@ -347,6 +220,7 @@ def _summary(
             prompt_versions=analysis.prompt_versions,
             aspects=analysis.aspects,
             model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
+            since=since,
         )
     )
 

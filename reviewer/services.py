@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reviewer.config import Settings
+from reviewer.engine import Engine, ModelChoice
 from reviewer.errors import ConfigError
 from reviewer.findings import Severity, Thresholds
 from reviewer.gitlab import GitLabClient
 from reviewer.llm import GatewayConfig, LLMClient, Price
-from reviewer.pipeline import Engine, ModelChoice
 from reviewer.planning import PlanConfig
 from reviewer.prompts import PromptStore
 from reviewer.tokens import default_counter

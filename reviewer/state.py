@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis
+
+from reviewer.findings import Finding, from_record, to_record
 
 
 def connect(url: str) -> redis.Redis:
@@ -48,8 +52,29 @@ class ReviewLedger:
         value = self._redis.get(self._key(project_id, iid))
         return value.decode() if isinstance(value, bytes) else value
 
-    def record(self, project_id: int | str, iid: int, head_sha: str) -> None:
-        self._redis.set(self._key(project_id, iid), head_sha.encode(), ex=REVIEW_TTL_SECONDS)
+    def record(
+        self,
+        project_id: int | str,
+        iid: int,
+        head_sha: str,
+        in_summary: Sequence[tuple[Finding, str]] = (),
+    ) -> None:
+        """Remember the head reviewed and the findings its summary lists (a follow-up review of a
+        push keeps listing those of files it does not review again)."""
+        listed = json.dumps([{"finding": to_record(f), "reason": reason} for f, reason in in_summary])
+        pipe = self._redis.pipeline()
+        pipe.set(self._key(project_id, iid), head_sha.encode(), ex=REVIEW_TTL_SECONDS)
+        pipe.set(self._key(project_id, iid) + ":summary", listed.encode(), ex=REVIEW_TTL_SECONDS)
+        pipe.execute()
+
+    def in_summary(self, project_id: int | str, iid: int) -> list[tuple[Finding, str]]:
+        raw = self._redis.get(self._key(project_id, iid) + ":summary")
+        if not raw:
+            return []
+        try:
+            return [(from_record(e["finding"]), str(e["reason"])) for e in json.loads(raw)]
+        except (ValueError, KeyError, TypeError):
+            return []  # written by another version: the next review writes it anew
 
     def allow_command(self, project_id: int | str, iid: int, head_sha: str, *, cooldown: int = 120) -> bool:
         """A ``/ai-review`` of the same head at most once per ``cooldown`` seconds: a comment

@@ -8,7 +8,7 @@ and what it cost. A clean MR gets a short note and no inline noise.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reviewer.findings import Finding, Severity
 from reviewer.gitlab import SUMMARY_MARKER
@@ -32,7 +32,7 @@ class SummaryInput:
     prompt_versions: dict[str, str]
     aspects: tuple[str, ...]
     model_configured: bool = True
-    notes: list[str] = field(default_factory=list)
+    since: str | None = None  # a follow-up review: what changed since this head
 
 
 def render_summary(s: SummaryInput) -> str:
@@ -89,8 +89,11 @@ def _headline(s: SummaryInput) -> str:
 def _scope(s: SummaryInput) -> str:
     plan = s.plan
     aspects = ", ".join(s.aspects) if s.aspects else "deterministic checks"
+    what = (
+        f"the changes since `{s.since[:12]}` up to `{s.head_sha[:12]}`" if s.since else f"`{s.head_sha[:12]}`"
+    )
     return (
-        f"Reviewed `{s.head_sha[:12]}`: {plan.reviewed_files} files, {plan.changed_lines} changed lines, "
+        f"Reviewed {what}: {plan.reviewed_files} files, {plan.changed_lines} changed lines, "
         f"tier **{plan.tier.value}** ({plan.tier_reason}); aspects: {aspects}."
     )
 

@@ -13,8 +13,8 @@ from celery.worker import WorkController
 
 from reviewer.config import Settings
 from reviewer.embedded_redis import EmbeddedRedis
+from reviewer.engine import Engine
 from reviewer.events import ReviewJob
-from reviewer.pipeline import Engine
 from reviewer.services import build_services
 from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
 from reviewer.web import create_app

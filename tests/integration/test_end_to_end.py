@@ -275,10 +275,11 @@ def test_review_command_reruns_without_posting_anything_twice(stack: Stack) -> N
     assert len(_summaries(stack)) == 1
 
 
-def test_a_push_is_reviewed_against_the_latest_version(stack: Stack) -> None:
+def test_a_push_is_reviewed_incrementally_against_the_latest_version(stack: Stack) -> None:
     headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
     stack.result(stack.deliver(headers, payload))
     old_head = stack.gitlab.versions(stack.project_id, stack.iid)[0]["head_commit_sha"]
+    calls_before = len(stack.gateway.requests)
 
     stack.repo.commit(
         {"app/util.py": "def shout(s):\n    return s.upper()\n"}, branch="feature", message="util"
@@ -291,9 +292,19 @@ def test_a_push_is_reviewed_against_the_latest_version(stack: Stack) -> None:
 
     new_head = stack.gitlab.versions(stack.project_id, stack.iid)[0]["head_commit_sha"]
     assert outcome["status"] == "reviewed" and outcome["head_sha"] == new_head != old_head
+    (follow_up,) = stack.gateway.requests[calls_before:]
+    diff_sent = follow_up.messages[-1]["content"]
+    assert "## app/util.py" in diff_sent and "app/db.py" not in diff_sent  # only what the push changed
     assert stack.gitlab.position_rejections == []
-    assert len(_summaries(stack)) == 1
-    assert new_head[:12] in _summaries(stack)[0]["body"]
+    (summary,) = _summaries(stack)
+    assert f"changes since `{old_head[:12]}`" in summary["body"]
+
+    redelivered = stack.deliver(
+        *merge_request_hook(
+            stack.gitlab, stack.project_id, stack.iid, "update", oldrev=old_head, secret=SECRET
+        )
+    )
+    assert stack.result(redelivered)["status"] == "skipped"  # that head was reviewed already
 
 
 def test_a_forged_delivery_is_refused_and_queues_nothing(stack: Stack) -> None:

@@ -12,9 +12,9 @@ from fakes.gateway_server import FakeGateway, answer, error
 
 from reviewer.config import SHIPPED_PROMPTS
 from reviewer.diff import DiffRefs, parse_unified
+from reviewer.engine import Engine, ModelChoice
 from reviewer.findings import Severity, Thresholds
 from reviewer.llm import GatewayConfig, LLMClient, Price
-from reviewer.pipeline import Engine, ModelChoice
 from reviewer.planning import PlanConfig, Tier
 from reviewer.positions import Inline
 from reviewer.prompts import PromptStore

@@ -125,13 +125,25 @@ def test_git_rename_follows_the_rename_lines() -> None:
     [
         ("unidiff/binary.diff", [(FileStatus.ADDED, "1x1.png", True)]),
         ("whatthepatch/git-binary-files.diff", [(FileStatus.ADDED, "project/media/i/asc.gif", True)]),
-        ("whatthepatch/git-bin.patch", [
-            (FileStatus.ADDED, "fox.bin", True), (FileStatus.MODIFIED, "fox.txt", False),
-            (FileStatus.ADDED, "lorem.bin", True), (FileStatus.MODIFIED, "lorem.zip", True)]),
-        ("unidiff/sample8.diff", [
-            (FileStatus.ADDED, "boo.bin", False), (FileStatus.ADDED, "foo.bin", True),
-            (FileStatus.MODIFIED, "bar.bin", True), (FileStatus.DELETED, "baz.bin", True),
-            (FileStatus.ADDED, "fuz.bin", False)]),
+        (
+            "whatthepatch/git-bin.patch",
+            [
+                (FileStatus.ADDED, "fox.bin", True),
+                (FileStatus.MODIFIED, "fox.txt", False),
+                (FileStatus.ADDED, "lorem.bin", True),
+                (FileStatus.MODIFIED, "lorem.zip", True),
+            ],
+        ),
+        (
+            "unidiff/sample8.diff",
+            [
+                (FileStatus.ADDED, "boo.bin", False),
+                (FileStatus.ADDED, "foo.bin", True),
+                (FileStatus.MODIFIED, "bar.bin", True),
+                (FileStatus.DELETED, "baz.bin", True),
+                (FileStatus.ADDED, "fuz.bin", False),
+            ],
+        ),
     ],
 )
 def test_binary_files(name: str, expected: list[tuple[FileStatus, str, bool]]) -> None:
@@ -145,7 +157,10 @@ def test_crlf_files_keep_their_line_counts() -> None:
     crlf = {f.path: f for f in parsed("unidiff/sample4.diff")}
     assert (crlf["modified_file"].added_lines, crlf["modified_file"].removed_lines) == (3, 1)
     assert [ln.text for ln in crlf["removed_file"].hunks[0].lines] == [
-        "This content shouldn't be here.", "", "This file will be removed."]
+        "This content shouldn't be here.",
+        "",
+        "This file will be removed.",
+    ]
     (mixed,) = parsed("whatthepatch/svn-mixed_line_ends.patch")
     assert (len(mixed.hunks), mixed.added_lines, mixed.removed_lines) == (5, 71, 35)
 
@@ -165,7 +180,10 @@ def test_quoted_and_spaced_names_decode(name: str, path: str) -> None:
 
 def test_no_prefix_diff_keeps_paths_as_written() -> None:
     assert [(f.status, f.path) for f in parsed("unidiff/git_no_prefix.diff")] == [
-        (FileStatus.DELETED, "file1"), (FileStatus.MODIFIED, "file2"), (FileStatus.ADDED, "file3")]
+        (FileStatus.DELETED, "file1"),
+        (FileStatus.MODIFIED, "file2"),
+        (FileStatus.ADDED, "file3"),
+    ]
 
 
 @pytest.mark.parametrize(

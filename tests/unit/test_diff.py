@@ -54,15 +54,19 @@ def only(files: list[FileDiff]) -> FileDiff:
 # -- the shapes, as GitLab sends them ----------------------------------------------------------
 
 MODIFIED = (
-    "@@ -1,4 +1,4 @@ def main():\n a = 1\n-b = 2\n+b = 3\n c = 4\n d = 5\n"
-    "@@ -10,3 +10,4 @@\n x\n+y\n z\n w\n"
+    "@@ -1,4 +1,4 @@ def main():\n a = 1\n-b = 2\n+b = 3\n c = 4\n d = 5\n@@ -10,3 +10,4 @@\n x\n+y\n z\n w\n"
 )
 RENAMED = "@@ -5,3 +5,3 @@\n ctx\n-before\n+after\n tail\n"
 ONE_CHANGE = "@@ -1 +1 @@\n-a\n+b\n"
 ONE_CHANGE_ROWS = [[("-", 1, None, "a"), ("+", None, 1, "b")]]
 MODIFIED_ROWS = [
-    [(" ", 1, 1, "a = 1"), ("-", 2, None, "b = 2"), ("+", None, 2, "b = 3"), (" ", 3, 3, "c = 4"),
-     (" ", 4, 4, "d = 5")],
+    [
+        (" ", 1, 1, "a = 1"),
+        ("-", 2, None, "b = 2"),
+        ("+", None, 2, "b = 3"),
+        (" ", 3, 3, "c = 4"),
+        (" ", 4, 4, "d = 5"),
+    ],
     [(" ", 10, 10, "x"), ("+", None, 11, "y"), (" ", 11, 12, "z"), (" ", 12, 13, "w")],
 ]
 
@@ -82,61 +86,89 @@ def test_modified_file_numbers_every_line_by_kind() -> None:
     [
         pytest.param(
             entry("new.py", diff="@@ -0,0 +1,2 @@\n+one\n+two\n", new_file=True),
-            FileStatus.ADDED, "new.py", "new.py", [[("+", None, 1, "one"), ("+", None, 2, "two")]],
+            FileStatus.ADDED,
+            "new.py",
+            "new.py",
+            [[("+", None, 1, "one"), ("+", None, 2, "two")]],
             id="added",
         ),
         pytest.param(
             entry("gone.py", diff="@@ -1,2 +0,0 @@\n-one\n-two\n", deleted_file=True),
-            FileStatus.DELETED, "gone.py", "gone.py", [[("-", 1, None, "one"), ("-", 2, None, "two")]],
+            FileStatus.DELETED,
+            "gone.py",
+            "gone.py",
+            [[("-", 1, None, "one"), ("-", 2, None, "two")]],
             id="deleted",
         ),
         pytest.param(
             entry("lib/old.py", "lib/new.py", RENAMED, renamed_file=True),
-            FileStatus.RENAMED, "lib/old.py", "lib/new.py",
+            FileStatus.RENAMED,
+            "lib/old.py",
+            "lib/new.py",
             [[(" ", 5, 5, "ctx"), ("-", 6, None, "before"), ("+", None, 6, "after"), (" ", 7, 7, "tail")]],
             id="renamed-with-edits",
         ),
         pytest.param(
-            entry("a.txt", "b.txt", renamed_file=True), FileStatus.RENAMED, "a.txt", "b.txt", [],
+            entry("a.txt", "b.txt", renamed_file=True),
+            FileStatus.RENAMED,
+            "a.txt",
+            "b.txt",
+            [],
             id="renamed-without-edits",
         ),
         pytest.param(
-            entry("empty.txt", new_file=True), FileStatus.ADDED, "empty.txt", "empty.txt", [],
+            entry("empty.txt", new_file=True),
+            FileStatus.ADDED,
+            "empty.txt",
+            "empty.txt",
+            [],
             id="empty-new-file",
         ),
         pytest.param(
             entry("docs/Bug 排查 notes.md", diff="@@ -1 +1 @@\n-old\n+new ü\n"),
-            FileStatus.MODIFIED, "docs/Bug 排查 notes.md", "docs/Bug 排查 notes.md",
+            FileStatus.MODIFIED,
+            "docs/Bug 排查 notes.md",
+            "docs/Bug 排查 notes.md",
             [[("-", 1, None, "old"), ("+", None, 1, "new ü")]],
             id="non-ascii-path-with-spaces",
         ),
         pytest.param(
             entry("eof.txt", diff="@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n"),
-            FileStatus.MODIFIED, "eof.txt", "eof.txt",
+            FileStatus.MODIFIED,
+            "eof.txt",
+            "eof.txt",
             [[(" ", 1, 1, "a"), ("-", 2, None, "b"), ("+", None, 2, "b")]],
             id="no-newline-marker-mid-hunk",
         ),
         pytest.param(
             entry("eof2.txt", diff="@@ -1 +1,2 @@\n a\n+b\n\\ No newline at end of file\n"),
-            FileStatus.MODIFIED, "eof2.txt", "eof2.txt", [[(" ", 1, 1, "a"), ("+", None, 2, "b")]],
+            FileStatus.MODIFIED,
+            "eof2.txt",
+            "eof2.txt",
+            [[(" ", 1, 1, "a"), ("+", None, 2, "b")]],
             id="no-newline-marker-at-end",
         ),
         pytest.param(
             entry("win.txt", diff="@@ -1,3 +1,3 @@\r\n a\r\n-b\r\n+c\r\n \r\n"),
-            FileStatus.MODIFIED, "win.txt", "win.txt",
+            FileStatus.MODIFIED,
+            "win.txt",
+            "win.txt",
             [[(" ", 1, 1, "a"), ("-", 2, None, "b"), ("+", None, 2, "c"), (" ", 3, 3, "")]],
             id="crlf",
         ),
         pytest.param(
             entry("odd.txt", diff="@@ -1 +1 @@\n-x\ry\n+x\x0cy\u2028z\n"),
-            FileStatus.MODIFIED, "odd.txt", "odd.txt",
+            FileStatus.MODIFIED,
+            "odd.txt",
+            "odd.txt",
             [[("-", 1, None, "x\ry"), ("+", None, 1, "x\x0cy\u2028z")]],
             id="lone-cr-form-feed-and-u2028-stay-inside-their-line",
         ),
     ],
 )
-def test_gitlab_shapes(item: dict[str, Any], status: FileStatus, old_path: str, new_path: str,
-                       expected: list[list[Row]]) -> None:
+def test_gitlab_shapes(
+    item: dict[str, Any], status: FileStatus, old_path: str, new_path: str, expected: list[list[Row]]
+) -> None:
     file = only(parse_gitlab_diffs([item]))
     assert (file.status, file.old_path, file.new_path) == (status, old_path, new_path)
     assert rows(file) == expected
@@ -205,12 +237,15 @@ def test_entry_without_paths_raises() -> None:
 
 # -- the same shapes as whole unified diffs ----------------------------------------------------
 
-GIT_DIFF = """\
+GIT_DIFF = (
+    """\
 diff --git a/app/db.py b/app/db.py
 index 1111111..2222222 100644
 --- a/app/db.py
 +++ b/app/db.py
-""" + MODIFIED + """\
+"""
+    + MODIFIED
+    + """\
 diff --git a/new.py b/new.py
 new file mode 100644
 index 0000000..3333333
@@ -254,6 +289,7 @@ diff --git a/empty.txt b/empty.txt
 new file mode 100644
 index 0000000..e69de29
 """
+)
 
 
 def test_git_diff_every_shape() -> None:
@@ -289,42 +325,60 @@ def test_gitlab_form_and_unified_form_agree() -> None:
         pytest.param(
             'diff --git "a/caf\\303\\251.txt" "b/caf\\303\\251.txt"\nindex 1..2 100644\n'
             '--- "a/caf\\303\\251.txt"\n+++ "b/caf\\303\\251.txt"\n@@ -1 +1 @@\n-a\n+b\n',
-            "café.txt", "café.txt", id="quoted-octal-utf8",
+            "café.txt",
+            "café.txt",
+            id="quoted-octal-utf8",
         ),
         pytest.param(
             'diff --git "a/tab\\there \\"q\\".txt" "b/tab\\there \\"q\\".txt"\nindex 1..2 100644\n'
             "Binary files differ\n",
-            'tab\there "q".txt', 'tab\there "q".txt', id="quoted-c-escapes-binary-no-dash-lines",
+            'tab\there "q".txt',
+            'tab\there "q".txt',
+            id="quoted-c-escapes-binary-no-dash-lines",
         ),
         pytest.param(
             "diff --git a/has spaces/t.sql b/has spaces/t.sql\nnew file mode 100644\nindex 0..1\n"
             "--- /dev/null\n+++ b/has spaces/t.sql\t\n@@ -0,0 +1 @@\n+select 1;\n",
-            "has spaces/t.sql", "has spaces/t.sql", id="spaces-with-git-trailing-tab",
+            "has spaces/t.sql",
+            "has spaces/t.sql",
+            id="spaces-with-git-trailing-tab",
         ),
         pytest.param(
             "diff --git a/my dir/f b.txt b/my dir/f b.txt\nold mode 100644\nnew mode 100755\n",
-            "my dir/f b.txt", "my dir/f b.txt", id="spaces-header-only",
+            "my dir/f b.txt",
+            "my dir/f b.txt",
+            id="spaces-header-only",
         ),
         pytest.param(
             "diff --git a/x.py b/x.py\nindex 1..2 100644\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n",
-            "x.py", "x.py", id="prefixed",
+            "x.py",
+            "x.py",
+            id="prefixed",
         ),
         pytest.param(
             "diff --git a/x.py a/x.py\nindex 1..2 100644\n--- a/x.py\n+++ a/x.py\n@@ -1 +1 @@\n-a\n+b\n",
-            "a/x.py", "a/x.py", id="no-prefix-with-a-directory-named-a",
+            "a/x.py",
+            "a/x.py",
+            id="no-prefix-with-a-directory-named-a",
         ),
         pytest.param(
             "diff --git src/x.py src/x.py\nindex 1..2 100644\n--- src/x.py\n+++ src/x.py\n" + ONE_CHANGE,
-            "src/x.py", "src/x.py", id="no-prefix",
+            "src/x.py",
+            "src/x.py",
+            id="no-prefix",
         ),
         pytest.param(
             "diff --git i/x.py w/x.py\nindex 1..2 100644\n--- i/x.py\n+++ w/x.py\n@@ -1 +1 @@\n-a\n+b\n",
-            "x.py", "x.py", id="mnemonic-prefix",
+            "x.py",
+            "x.py",
+            id="mnemonic-prefix",
         ),
         pytest.param(
             'diff --git a/plain.txt "b/\\346\\226\\260.txt"\nsimilarity index 100%\n'
             'rename from plain.txt\nrename to "\\346\\226\\260.txt"\n',
-            "plain.txt", "新.txt", id="rename-to-quoted-name",
+            "plain.txt",
+            "新.txt",
+            id="rename-to-quoted-name",
         ),
     ],
 )
@@ -380,18 +434,21 @@ def test_format_patch_mail_and_signature_are_skipped() -> None:
             "+++ b/f\tSun Oct 13 20:51:40 2013 -0300\n@@ -1 +1 @@\n-x\n+y\n"
             "diff -r 44299fd3d1a8 n\n--- /dev/null\tThu Jan 01 00:00:00 1970 +0000\n+++ b/n\tSun Oct 13\n"
             "@@ -0,0 +1 @@\n+z\n",
-            [(FileStatus.MODIFIED, "f", "f"), (FileStatus.ADDED, "n", "n")], id="hg",
+            [(FileStatus.MODIFIED, "f", "f"), (FileStatus.ADDED, "n", "n")],
+            id="hg",
         ),
         pytest.param(
             "Index: f\n===================================================================\n"
             "--- f\t(revision 191)\n+++ f\t(working copy)\n@@ -1 +1 @@\n-x\n+y\n"
             "Index: n\n===================================================================\n"
             "--- n\t(revision 0)\n+++ n\t(revision 0)\n@@ -0,0 +1 @@\n+z\n",
-            [(FileStatus.MODIFIED, "f", "f"), (FileStatus.ADDED, "n", "n")], id="svn",
+            [(FileStatus.MODIFIED, "f", "f"), (FileStatus.ADDED, "n", "n")],
+            id="svn",
         ),
         pytest.param(
             "--- old.txt\t2013-01-05 16:56:19\n+++ new.txt\t2013-01-05 16:56:35\n@@ -1 +1 @@\n-x\n+y\n",
-            [(FileStatus.RENAMED, "old.txt", "new.txt")], id="plain-diff-u",
+            [(FileStatus.RENAMED, "old.txt", "new.txt")],
+            id="plain-diff-u",
         ),
         pytest.param(
             "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n+y\nBinary files a/img.png and b/img.png differ\n",
@@ -425,8 +482,11 @@ def test_empty_text_is_no_files(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("*** a\t2013\n--- b\t2013\n***************\n*** 1,2 ****\n- x\n--- 1,2 ----\n+ y\n",
-                     "context diff", id="context"),
+        pytest.param(
+            "*** a\t2013\n--- b\t2013\n***************\n*** 1,2 ****\n- x\n--- 1,2 ----\n+ y\n",
+            "context diff",
+            id="context",
+        ),
         pytest.param("1,2d0\n< x\n< y\n4c2,3\n< z\n---\n> w\n", "normal diff", id="normal"),
         pytest.param("11a\nnew line\n.\n1,2d\n", "ed script", id="ed"),
         pytest.param("d1 2\na4 2\nx\ny\n", "RCS diff", id="rcs"),
@@ -463,12 +523,34 @@ def test_git_header_without_names_raises() -> None:
 
 
 _DIFFISH = st.sampled_from(
-    ["diff --git a/f b/f\n", "--- a/f\n", "+++ b/f\n", "--- /dev/null\n", "@@ -1 +1 @@\n",
-     "@@ -0,0 +1,2 @@\n", "@@ -1,2 +0,0 @@\n", "+x\n", "-y\n", " z\n", "\n", "\\ No newline at end of file\n",
-     "new file mode 100644\n", "deleted file mode 100644\n", "rename from f\n", "rename to g\n",
-     "Binary files a/f and b/f differ\n", "GIT binary patch\n", "*** 1,2 ****\n", '"\n', "index 1..2\n",
-     "old mode 100644\n", "\r\n", "@@ -x +y @@\n",
-     'diff --git "a/q\\303\\251" "b/q\\303\\251"\n', 'diff --git "a/\\777\ud800\\" "b/x"\n']
+    [
+        "diff --git a/f b/f\n",
+        "--- a/f\n",
+        "+++ b/f\n",
+        "--- /dev/null\n",
+        "@@ -1 +1 @@\n",
+        "@@ -0,0 +1,2 @@\n",
+        "@@ -1,2 +0,0 @@\n",
+        "+x\n",
+        "-y\n",
+        " z\n",
+        "\n",
+        "\\ No newline at end of file\n",
+        "new file mode 100644\n",
+        "deleted file mode 100644\n",
+        "rename from f\n",
+        "rename to g\n",
+        "Binary files a/f and b/f differ\n",
+        "GIT binary patch\n",
+        "*** 1,2 ****\n",
+        '"\n',
+        "index 1..2\n",
+        "old mode 100644\n",
+        "\r\n",
+        "@@ -x +y @@\n",
+        'diff --git "a/q\\303\\251" "b/q\\303\\251"\n',
+        'diff --git "a/\\777\ud800\\" "b/x"\n',
+    ]
 )
 
 

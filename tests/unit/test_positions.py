@@ -28,15 +28,25 @@ REFS = DiffRefs(base_sha="b" * 40, start_sha="s" * 40, head_sha="h" * 40)
 
 
 def _entry(old_path: str, new_path: str | None = None, diff: str = "", **flags: Any) -> dict[str, Any]:
-    return {"old_path": old_path, "new_path": new_path or old_path, "diff": diff, "new_file": False,
-            "renamed_file": new_path is not None, "deleted_file": False, "a_mode": "100644",
-            "b_mode": "100644", **flags}
+    return {
+        "old_path": old_path,
+        "new_path": new_path or old_path,
+        "diff": diff,
+        "new_file": False,
+        "renamed_file": new_path is not None,
+        "deleted_file": False,
+        "a_mode": "100644",
+        "b_mode": "100644",
+        **flags,
+    }
 
 
 ENTRIES = [
     # hunk 1: new 1..4, old 1..4; hunk 2: new 10..13, old 10..12
-    _entry("app/db.py", diff="@@ -1,4 +1,4 @@\n a = 1\n-b = 2\n+b = 3\n c = 4\n d = 5\n"
-                             "@@ -10,3 +10,4 @@\n x\n+y\n z\n w\n"),
+    _entry(
+        "app/db.py",
+        diff="@@ -1,4 +1,4 @@\n a = 1\n-b = 2\n+b = 3\n c = 4\n d = 5\n@@ -10,3 +10,4 @@\n x\n+y\n z\n w\n",
+    ),
     _entry("new.py", diff="@@ -0,0 +1,3 @@\n+one\n+two\n+three\n", new_file=True),
     _entry("gone.py", diff="@@ -1,2 +0,0 @@\n-old1\n-old2\n", deleted_file=True),
     _entry("lib/old_name.py", "lib/new_name.py", "@@ -5,3 +5,3 @@\n ctx\n-before\n+after\n ctx2\n"),
@@ -85,20 +95,44 @@ CASES = [
     ("outside-too-far", P, 19, NS, None, "line 19 is outside the diff"),
     ("outside-too-far-old-side", P, 40, OS, None, "line 40 is outside the diff"),
     ("range", P, 1, NS, 3, (3, 3, new_point(f"{DB}_1_1", 1, 1), new_point(f"{DB}_3_3", 3, 3), False)),
-    ("range-crossing-hunk-end-is-shortened", P, 3, NS, 11,
-     (4, 4, new_point(f"{DB}_3_3", 3, 3), new_point(f"{DB}_4_4", 4, 4), False)),
-    ("range-on-old-side-ends-on-removed-line", P, 1, OS, 2,
-     (2, None, new_point(f"{DB}_1_1", 1, 1), old_point(f"{DB}_2_2", 2), False)),
+    (
+        "range-crossing-hunk-end-is-shortened",
+        P,
+        3,
+        NS,
+        11,
+        (4, 4, new_point(f"{DB}_3_3", 3, 3), new_point(f"{DB}_4_4", 4, 4), False),
+    ),
+    (
+        "range-on-old-side-ends-on-removed-line",
+        P,
+        1,
+        OS,
+        2,
+        (2, None, new_point(f"{DB}_1_1", 1, 1), old_point(f"{DB}_2_2", 2), False),
+    ),
     ("range-end-before-start-is-one-line", P, 3, NS, 1, (3, 3, new_point(f"{DB}_3_3", 3, 3), None, False)),
     ("new-file", "new.py", 2, NS, None, (None, 2, new_point(f"{NEW}_0_2", 2), None, False)),
-    ("new-file-range", "new.py", 1, NS, 9,
-     (None, 3, new_point(f"{NEW}_0_1", 1), new_point(f"{NEW}_0_3", 3), False)),
+    (
+        "new-file-range",
+        "new.py",
+        1,
+        NS,
+        9,
+        (None, 3, new_point(f"{NEW}_0_1", 1), new_point(f"{NEW}_0_3", 3), False),
+    ),
     ("deleted-file", "gone.py", 2, OS, None, (2, None, old_point(f"{GONE}_2_0", 2), None, False)),
     ("deleted-file-by-new-side", "gone.py", 2, NS, None, (2, None, old_point(f"{GONE}_2_0", 2), None, True)),
     ("new-file-by-old-side", "new.py", 3, OS, None, (None, 3, new_point(f"{NEW}_0_3", 3), None, True)),
     ("renamed-added", "lib/new_name.py", 6, NS, None, (None, 6, new_point(f"{RENAMED}_7_6", 6), None, False)),
-    ("renamed-removed-by-old-path", "lib/old_name.py", 6, OS, None,
-     (6, None, old_point(f"{RENAMED}_6_6", 6), None, False)),
+    (
+        "renamed-removed-by-old-path",
+        "lib/old_name.py",
+        6,
+        OS,
+        None,
+        (6, None, old_point(f"{RENAMED}_6_6", 6), None, False),
+    ),
     ("stray-b-prefix", "b/new.py", 1, NS, None, (None, 1, new_point(f"{NEW}_0_1", 1), None, False)),
     ("leading-dot-slash", "./new.py", 3, NS, None, (None, 3, new_point(f"{NEW}_0_3", 3), None, False)),
     ("renamed-without-edits", "moved/again.txt", 1, NS, None, NO_CHANGED_LINES),
@@ -108,8 +142,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "line", "side", "end_line", "expected"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("path", "line", "side", "end_line", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_place(path: str, line: int, side: Side, end_line: int | None, expected: Any) -> None:
     placement = LineIndex(FILES, REFS).place(path, line, side, end_line)
     if isinstance(expected, str):
@@ -126,12 +161,17 @@ def test_place(path: str, line: int, side: Side, end_line: int | None, expected:
 
 def payload(position: Position) -> dict[str, Any]:
     """GitLab's position dict: line fields only as set, line_range always (as reviewer.gitlab does)."""
+
     def point(p: LinePoint) -> dict[str, Any]:
         return {k: v for k, v in asdict(p).items() if v is not None}
 
-    out: dict[str, Any] = {"position_type": "text", **asdict(position.refs),
-                           "old_path": position.old_path, "new_path": position.new_path,
-                           "line_range": {"start": point(position.start), "end": point(position.end)}}
+    out: dict[str, Any] = {
+        "position_type": "text",
+        **asdict(position.refs),
+        "old_path": position.old_path,
+        "new_path": position.new_path,
+        "line_range": {"start": point(position.start), "end": point(position.end)},
+    }
     out.update({k: v for k in ("old_line", "new_line") if (v := getattr(position, k)) is not None})
     return out
 
@@ -166,9 +206,16 @@ def test_line_code_is_sha1_of_path_then_old_then_new() -> None:
 
 @pytest.mark.parametrize(
     ("path", "line", "side", "expected"),
-    [("app/db.py", 2, Side.NEW, True), ("app/db.py", 2, Side.OLD, True), ("app/db.py", 5, Side.NEW, False),
-     ("app/db.py", 13, Side.OLD, False), ("new.py", 1, Side.OLD, False), ("logo.png", 1, Side.NEW, False),
-     ("nope", 1, Side.NEW, False), ("a/gone.py", 1, Side.OLD, True)],
+    [
+        ("app/db.py", 2, Side.NEW, True),
+        ("app/db.py", 2, Side.OLD, True),
+        ("app/db.py", 5, Side.NEW, False),
+        ("app/db.py", 13, Side.OLD, False),
+        ("new.py", 1, Side.OLD, False),
+        ("logo.png", 1, Side.NEW, False),
+        ("nope", 1, Side.NEW, False),
+        ("a/gone.py", 1, Side.OLD, True),
+    ],
 )
 def test_is_commentable(path: str, line: int, side: Side, expected: bool) -> None:
     assert LineIndex(FILES, REFS).is_commentable(path, line, side) is expected
@@ -181,8 +228,9 @@ def test_side_may_be_given_as_its_string() -> None:
 
 
 def test_a_path_some_file_has_now_wins_over_a_former_path() -> None:
-    files = parse_gitlab_diffs([_entry("a.py", "b.py", "@@ -1 +1 @@\n-x\n+y\n"),
-                                _entry("c.py", "a.py", "@@ -1 +1 @@\n-p\n+q\n")])
+    files = parse_gitlab_diffs(
+        [_entry("a.py", "b.py", "@@ -1 +1 @@\n-x\n+y\n"), _entry("c.py", "a.py", "@@ -1 +1 @@\n-p\n+q\n")]
+    )
     placed = LineIndex(files, REFS).place("a.py", 1, Side.NEW)
     assert isinstance(placed, Inline) and placed.lines[0].text == "q"
 

@@ -73,7 +73,10 @@ def gitlab_diff(old: bytes | None, new: bytes | None) -> str:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
         done = subprocess.run(
             [GIT or "git", "diff", "--no-index", "--no-color", "--no-ext-diff", "-U3", "--", *names],
-            cwd=tmp, env=env, capture_output=True, check=False,
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            check=False,
         )
     assert done.returncode in (0, 1), done.stderr
     text = done.stdout.decode()
@@ -88,8 +91,10 @@ def payload(position: Position) -> dict[str, Any]:
         return {k: v for k, v in asdict(p).items() if v is not None}
 
     out: dict[str, Any] = {
-        "position_type": "text", **asdict(position.refs),
-        "old_path": position.old_path, "new_path": position.new_path,
+        "position_type": "text",
+        **asdict(position.refs),
+        "old_path": position.old_path,
+        "new_path": position.new_path,
         "line_range": {"start": point(position.start), "end": point(position.end)},
     }
     out.update({k: v for k in ("old_line", "new_line") if (v := getattr(position, k)) is not None})
@@ -98,19 +103,31 @@ def payload(position: Position) -> dict[str, Any]:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    change=changes(), path=st.sampled_from(PATHS), old_newline=st.booleans(), new_newline=st.booleans(),
-    crlf=st.booleans(), span=st.integers(1, 4),
+    change=changes(),
+    path=st.sampled_from(PATHS),
+    old_newline=st.booleans(),
+    new_newline=st.booleans(),
+    crlf=st.booleans(),
+    span=st.integers(1, 4),
 )
 def test_commentable_lines_are_exactly_those_gitlab_accepts(
-    change: tuple[list[str] | None, list[str] | None], path: str, old_newline: bool, new_newline: bool,
-    crlf: bool, span: int,
+    change: tuple[list[str] | None, list[str] | None],
+    path: str,
+    old_newline: bool,
+    new_newline: bool,
+    crlf: bool,
+    span: int,
 ) -> None:
     old, new = change
     old_bytes = None if old is None else content(old, final_newline=old_newline, crlf=crlf)
     new_bytes = None if new is None else content(new, final_newline=new_newline, crlf=crlf)
     entry = {
-        "old_path": path, "new_path": path, "diff": gitlab_diff(old_bytes, new_bytes),
-        "new_file": old is None, "deleted_file": new is None, "renamed_file": False,
+        "old_path": path,
+        "new_path": path,
+        "diff": gitlab_diff(old_bytes, new_bytes),
+        "new_file": old is None,
+        "deleted_file": new is None,
+        "renamed_file": False,
     }
     (file,) = parse_gitlab_diffs([entry])
     assert file.not_reviewed is None

@@ -31,12 +31,7 @@ def test_added_and_unchanged_lines_carry_new_numbers_and_removed_lines_old_numbe
     h = hunk((C, "rows = query(id)"), (R, "return None"), (A, "return []"), (C, "# end"), old=17, new=41)
 
     assert render_file(modified(h)) == (
-        "## app/db.py\n"
-        "@@\n"
-        "41   rows = query(id)\n"
-        "18 - return None\n"
-        "42 + return []\n"
-        "43   # end\n"
+        "## app/db.py\n@@\n41   rows = query(id)\n18 - return None\n42 + return []\n43   # end\n"
     )
 
 
@@ -71,10 +66,7 @@ def test_unchanged_lines_are_trimmed_to_the_context_around_changes() -> None:
     text = render_hunk(hunk(*lines, old=1, new=1), context=2)
 
     assert text == (
-        "@@\n"
-        "7   c6\n8   c7\n9 + new\n10   d0\n11   d1\n"
-        "@@\n"
-        "16   d6\n17   d7\n17 - old\n18   e0\n19   e1\n"
+        "@@\n7   c6\n8   c7\n9 + new\n10   d0\n11   d1\n@@\n16   d6\n17   d7\n17 - old\n18   e0\n19   e1\n"
     )
 
 

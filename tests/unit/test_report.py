@@ -14,21 +14,47 @@ from reviewer.report import render_report
 
 FINDINGS = [
     Finding(
-        aspect="security", severity=Severity.HIGH, path="app/db.py", line=42, side=Side.NEW, end_line=44,
-        title="SQL built by string formatting", body="Use bound parameters.",
-        suggestion='cur.execute("SELECT * FROM t WHERE id = %s", (id,))', confidence=0.9, fingerprint="fp-db",
+        aspect="security",
+        severity=Severity.HIGH,
+        path="app/db.py",
+        line=42,
+        side=Side.NEW,
+        end_line=44,
+        title="SQL built by string formatting",
+        body="Use bound parameters.",
+        suggestion='cur.execute("SELECT * FROM t WHERE id = %s", (id,))',
+        confidence=0.9,
+        fingerprint="fp-db",
     ),
     Finding(
-        aspect="style", severity=Severity.LOW, path="app/db.py", line=7, side=Side.OLD,
-        title="Removed docstring", body="Keep the docstring.", confidence=0.6,
+        aspect="style",
+        severity=Severity.LOW,
+        path="app/db.py",
+        line=7,
+        side=Side.OLD,
+        title="Removed docstring",
+        body="Keep the docstring.",
+        confidence=0.6,
     ),
     Finding(
-        aspect="security", severity=Severity.CRITICAL, path="deploy/my settings.py", line=3, side=Side.NEW,
-        title="AWS Access Key committed", body="Rotate it.", source="secrets",
+        aspect="security",
+        severity=Severity.CRITICAL,
+        path="deploy/my settings.py",
+        line=3,
+        side=Side.NEW,
+        title="AWS Access Key committed",
+        body="Rotate it.",
+        source="secrets",
     ),
     Finding(
-        aspect="style", severity=Severity.INFO, path="README.md", line=1, side=Side.NEW,
-        title="Typo", body="", confidence=0.5,
+        aspect="style",
+        severity=Severity.INFO,
+        path="README.md",
+        line=1,
+        side=Side.NEW,
+        title="Typo",
+        body="",
+        confidence=0.5,
     ),
 ]
 
@@ -42,7 +68,10 @@ def test_json_items_have_exactly_the_contracts_fields_and_types() -> None:
     document = json.loads(render("json", tier=Tier.FULL, usage=usage))
     item_schema = ANSWER_SCHEMA["properties"]["findings"]["items"]
     types: dict[str, tuple[type, ...]] = {
-        "string": (str,), "integer": (int,), "number": (int, float), "null": (type(None),),
+        "string": (str,),
+        "integer": (int,),
+        "number": (int, float),
+        "null": (type(None),),
     }
 
     assert len(document["findings"]) == 4
@@ -134,7 +163,8 @@ def test_sarif_levels_locations_and_old_side() -> None:
     assert secret["level"] == "error"
     assert secret["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "deploy/my%20settings.py"
     assert results["SQL built by string formatting"]["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 42, "endLine": 44,
+        "startLine": 42,
+        "endLine": 44,
     }
     removed = results["Removed docstring"]
     assert removed["level"] == "note"
@@ -161,8 +191,13 @@ def test_text_groups_findings_by_file_and_ends_with_a_summary() -> None:
 
 def test_text_strips_terminal_control_sequences_from_model_text() -> None:
     finding = Finding(
-        aspect="style", severity=Severity.LOW, path="a.py", line=1, side=Side.NEW,
-        title="\x1b]0;pwned\x07Rename x", body="\x1b[2Jwhy",
+        aspect="style",
+        severity=Severity.LOW,
+        path="a.py",
+        line=1,
+        side=Side.NEW,
+        title="\x1b]0;pwned\x07Rename x",
+        body="\x1b[2Jwhy",
     )
 
     text = render("text", [finding])

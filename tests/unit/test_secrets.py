@@ -42,7 +42,10 @@ def test_the_sample_diffs_secrets_are_found_in_its_three_files_on_their_lines(sa
     ]
     for finding in result.findings:
         assert (finding.aspect, finding.severity, finding.side, finding.source) == (
-            "security", Severity.CRITICAL, Side.NEW, "secrets",
+            "security",
+            Severity.CRITICAL,
+            Side.NEW,
+            "secrets",
         )
 
 

@@ -21,7 +21,7 @@ O200K_SPLIT = regex.compile(tokens._O200K.pattern)
 # Rendered diff lines and their o200k_base counts, measured with tiktoken 0.14 and the real file.
 MEASURED = {
     "python": (
-        '12 + def load_orders(session, customer_id: int) -> list[Order]:\n'
+        "12 + def load_orders(session, customer_id: int) -> list[Order]:\n"
         '13 +     """Orders of one customer, newest first."""\n'
         "14 +     rows = session.execute(select(Order).where(Order.customer_id == customer_id))\n"
         "15 +     return sorted(rows.scalars(), key=lambda o: o.created_at, reverse=True)\n"

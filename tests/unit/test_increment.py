@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from reviewer.diff import FileDiff, FileStatus, parse_unified
+from reviewer.increment import changed_since
+
+MR = """\
+diff --git a/a.py b/a.py
+--- a/a.py
++++ b/a.py
+@@ -10,3 +10,4 @@ def f():
+ x = 1
++y = 2
+ z = 3
+ w = 4
+@@ -40,3 +41,3 @@ def g():
+ p = 1
+-q = 2
++q = 3
+ r = 4
+diff --git a/b.py b/b.py
+--- a/b.py
++++ b/b.py
+@@ -1,2 +1,3 @@
+ one
++two
+ three
+"""
+
+
+def _interdiff(text: str) -> list[FileDiff]:
+    return parse_unified(text)
+
+
+def test_only_hunks_the_push_touched_are_kept() -> None:
+    push = "--- a/a.py\n+++ b/a.py\n@@ -41,3 +41,3 @@\n p = 1\n-q = 5\n+q = 3\n r = 4\n"
+    reduced = changed_since(parse_unified(MR), _interdiff(push))
+    assert [f.path for f in reduced] == ["a.py"]
+    (hunk,) = reduced[0].hunks
+    assert hunk.new_start == 41
+
+
+def test_a_pure_deletion_in_the_push_keeps_the_hunk_where_it_happened() -> None:
+    push = "--- a/a.py\n+++ b/a.py\n@@ -11,2 +11,1 @@\n y = 2\n-gone = 0\n"
+    reduced = changed_since(parse_unified(MR), _interdiff(push))
+    assert [h.new_start for h in reduced[0].hunks] == [10]
+
+
+def test_untouched_files_are_left_out_and_a_file_without_text_counts_as_touched() -> None:
+    binary = FileDiff("b.py", "b.py", FileStatus.MODIFIED, is_binary=True)
+    reduced = changed_since(parse_unified(MR), [binary])
+    assert [f.path for f in reduced] == ["b.py"] and len(reduced[0].hunks) == 1
+
+
+def test_a_push_that_touched_nothing_of_the_mr_leaves_nothing_to_review() -> None:
+    push = "--- a/c.py\n+++ b/c.py\n@@ -1 +1 @@\n-a\n+b\n"
+    assert changed_since(parse_unified(MR), _interdiff(push)) == []
