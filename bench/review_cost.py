@@ -7,6 +7,7 @@ counted on the messages actually sent), tokens per changed line, and the review'
 multiple of the slowest single model call. Compare with DESIGN.md's budgets:
     small MR (2 files, 9 changed lines): <= 875 prompt tokens
     large MR (60 files, 264 changed lines): <= 37 prompt tokens per changed line
+    after a push: <= 0.3x the first review on a small MR, <= 5% when 1 of 30 files changed
     wall time <= 1.25x the slowest call, for MRs up to 100 files
 
     .venv/bin/python bench/review_cost.py [--latency 1.0]
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -28,7 +30,8 @@ from fakes.gateway_server import FakeGateway  # noqa: E402
 from fakes.gitrepo import GitRepo  # noqa: E402
 
 from reviewer.config import Settings  # noqa: E402
-from reviewer.diff import DiffRefs, parse_unified  # noqa: E402
+from reviewer.diff import DiffRefs, FileDiff, parse_unified  # noqa: E402
+from reviewer.increment import changed_since  # noqa: E402
 from reviewer.services import build_engine  # noqa: E402
 
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its content (role, separators)
@@ -56,7 +59,8 @@ def _tweak(line: str) -> str:
     return line.rstrip("\n") + "  # adjusted\n"
 
 
-def build_mr(tmp: Path, files: int, changed_lines: int, seed: int) -> str:
+def build_mr(tmp: Path, files: int, changed_lines: int, seed: int) -> GitRepo:
+    """A repository whose ``feature`` branch edits ``files`` of its files, ``changed_lines`` in all."""
     rng = random.Random(seed)
     sources = _sources()
     while len(sources) < files:
@@ -69,34 +73,76 @@ def build_mr(tmp: Path, files: int, changed_lines: int, seed: int) -> str:
         branch="feature",
         message="edit",
     )
-    return repo.raw_diff(repo.merge_base("main", "feature"), repo.rev_parse("feature"))
+    return repo
 
 
-def measure(name: str, diff: str, latency: float) -> None:
-    with FakeGateway(latency=latency) as gateway:
+def push_one_line(repo: GitRepo) -> str:
+    """Edit one line of the branch's first file, as a follow-up push does; returns the old head."""
+    old_head = repo.rev_parse("feature")
+    path = sorted(p for p, _ in _sources())[0]
+    text = (repo.read_file(old_head, path) or b"").decode()
+    lines = text.splitlines(keepends=True)
+    lines[len(lines) // 2] = lines[len(lines) // 2].rstrip("\n") + "  # reviewed\n"
+    repo.commit({path: "".join(lines)}, branch="feature", message="follow-up")
+    return old_head
+
+
+class Meter:
+    """One engine against the gateway stand-in; counts what each review sends."""
+
+    def __init__(self, gateway: FakeGateway) -> None:
         settings = Settings(
             llm_base_url=gateway.base_url, llm_api_key="k", llm_model="openai/gpt-4o-mini", _env_file=None
         )  # type: ignore[call-arg]
-        engine = build_engine(settings)
-        files = parse_unified(diff)
-        refs = DiffRefs("b" * 40, "s" * 40, "h" * 40)
+        self.gateway = gateway
+        self.engine = build_engine(settings)
+        self.refs = DiffRefs("b" * 40, "s" * 40, "h" * 40)
         # A worker serves many reviews: warm it up (imports, connections) before timing one.
-        engine.analyse(files[:1], refs, title="warm-up", policy=engine.prompts.policy(None))
-        warm_up_calls = len(gateway.requests)
+        self.review(parse_unified(_WARM_UP))
+
+    def review(
+        self, files: list[FileDiff], anchor: list[FileDiff] | None = None
+    ) -> tuple[int, int, float, Any]:
+        before = len(self.gateway.requests)
         started = time.monotonic()
-        analysis = engine.analyse(files, refs, title="Adjust limits", policy=engine.prompts.policy(None))
-        wall = time.monotonic() - started
-        counter = engine.counter
-        requests = gateway.requests[warm_up_calls:]
-        tokens = sum(counter.count(m["content"]) + MESSAGE_OVERHEAD for r in requests for m in r.messages)
-        changed = analysis.plan.changed_lines
-        diff_tokens = sum(chunk.tokens for chunk in analysis.plan.chunks)
-        print(
-            f"{name:<7} {len(files):>4} files {changed:>5} changed lines  tier {analysis.plan.tier.value:<7} "
-            f"{len(requests):>2} calls {tokens:>6} prompt tokens ({tokens / max(1, changed):5.1f}/line; "
-            f"the diff alone {diff_tokens / max(1, changed):4.1f}/line)  "
-            f"wall {wall:5.2f} s = {wall / latency:4.2f}x the slowest call ({latency:.2f} s)"
+        policy = self.engine.prompts.policy(None)
+        analysis = self.engine.analyse(
+            files, self.refs, title="Adjust limits", policy=policy, anchor_files=anchor
         )
+        wall = time.monotonic() - started
+        requests = self.gateway.requests[before:]
+        count = self.engine.counter.count
+        tokens = sum(count(m["content"]) + MESSAGE_OVERHEAD for r in requests for m in r.messages)
+        return tokens, len(requests), wall, analysis
+
+
+_WARM_UP = "--- a/w.py\n+++ b/w.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n"
+
+
+def first_review(meter: Meter, name: str, repo: GitRepo, latency: float) -> int:
+    files = parse_unified(repo.raw_diff(repo.merge_base("main", "feature"), repo.rev_parse("feature")))
+    tokens, calls, wall, analysis = meter.review(files)
+    changed = analysis.plan.changed_lines
+    diff_tokens = sum(chunk.tokens for chunk in analysis.plan.chunks)
+    print(
+        f"{name:<7} {len(files):>4} files {changed:>5} changed lines  tier {analysis.plan.tier.value:<7} "
+        f"{calls:>2} calls {tokens:>6} prompt tokens ({tokens / max(1, changed):5.1f}/line; "
+        f"the diff alone {diff_tokens / max(1, changed):4.1f}/line)  "
+        f"wall {wall:5.2f} s = {wall / latency:4.2f}x the slowest call ({latency:.2f} s)"
+    )
+    return tokens
+
+
+def follow_up(meter: Meter, name: str, repo: GitRepo, first_tokens: int) -> None:
+    old_head = push_one_line(repo)
+    head = repo.rev_parse("feature")
+    mr_files = parse_unified(repo.raw_diff(repo.merge_base("main", "feature"), head))
+    files = changed_since(mr_files, parse_unified(repo.raw_diff(old_head, head)))
+    tokens, calls, _, _ = meter.review(files, anchor=mr_files)
+    print(
+        f"{name:<7} after a one-line push: {len(files)} of {len(mr_files)} files, {calls} calls, {tokens} prompt "
+        f"tokens = {tokens / max(1, first_tokens):.2f}x the first review"
+    )
 
 
 def main() -> int:
@@ -106,9 +152,18 @@ def main() -> int:
     from reviewer.tokens import default_counter
 
     print(f"token counter: {default_counter().name} (the estimate errs high by about 8% on code)")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, files, lines, seed in (("small", 2, 9, 1), ("large", 60, 264, 2), ("100f", 100, 2000, 3)):
-            measure(name, build_mr(Path(tmp), files, lines, seed), args.latency)
+    with tempfile.TemporaryDirectory() as tmp, FakeGateway(latency=args.latency) as gateway:
+        meter = Meter(gateway)
+        for name, files, lines, seed in (
+            ("small", 2, 9, 1),
+            ("30f", 30, 240, 4),
+            ("large", 60, 264, 2),
+            ("100f", 100, 2000, 3),
+        ):
+            repo = build_mr(Path(tmp), files, lines, seed)
+            tokens = first_review(meter, name, repo, args.latency)
+            if name in ("small", "30f"):
+                follow_up(meter, name, repo, tokens)
     return 0
 
 

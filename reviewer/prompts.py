@@ -102,7 +102,7 @@ class PromptStore:
         try:
             system = self._env.get_template("system.j2").render(
                 aspects=aspects,
-                focus=" and ".join(_ASPECT_TITLES.get(a, a) for a in aspects),
+                focus=_joined([_ASPECT_TITLES.get(a, a) for a in aspects]),
                 categories=" | ".join(f'"{a}"' for a in aspects),
                 instructions=policy.instructions,
             )
@@ -188,6 +188,10 @@ def _apply(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) -> TeamPo
         ignore_paths=policy.ignore_paths + tuple(str(p) for p in raw.get("ignore_paths") or ()),
         sources=(*policy.sources, source),
     )
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -87,13 +87,13 @@ def reviewer_model(request: dict[str, Any]) -> str:
     system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
     lines = _rendered_lines(user)
     findings = []
-    if "Flag: injection" in system:  # the security rules are in this call
+    if "Flag injection" in system:  # the security rules are in this call
         for path, number, mark, code in lines:
             if mark == "+" and 'execute(f"' in code:
                 findings.append(
                     _finding(path, number, "new", "SQL built from user input", category="security")
                 )
-    if "Flag: bugs" in system:  # the style rules are in this call
+    if "Flag bugs" in system:  # the style rules are in this call
         for path, number, mark, code in lines:
             if mark == "-" and "execute(" in code:
                 findings.append(_finding(path, number, "old", "Parameterised query removed", "medium"))

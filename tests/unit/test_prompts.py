@@ -15,7 +15,7 @@ def test_shipped_prompts_render_stable_part_first_and_diff_last() -> None:
     prompt = store.render("security", store.policy(None), diff="## a.py\n  1 + x", title="Add x")
     system, user = prompt.messages
     assert system["role"] == "system" and "security" in system["content"]
-    assert "Do not flag" in system["content"]
+    assert "Not: " in system["content"]  # what the aspect must not flag
     assert user["content"].endswith("</diff>") and "## a.py" in user["content"]
     assert len(prompt.version) == 12
 
