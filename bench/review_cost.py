@@ -140,8 +140,8 @@ def follow_up(meter: Meter, name: str, repo: GitRepo, first_tokens: int) -> None
     files = changed_since(mr_files, parse_unified(repo.raw_diff(old_head, head)))
     tokens, calls, _, _ = meter.review(files, anchor=mr_files)
     print(
-        f"{name:<7} after a one-line push: {len(files)} of {len(mr_files)} files, {calls} calls, {tokens} prompt "
-        f"tokens = {tokens / max(1, first_tokens):.2f}x the first review"
+        f"{name:<7} after a one-line push: {len(files)} of {len(mr_files)} files, {calls} calls, "
+        f"{tokens} prompt tokens = {tokens / max(1, first_tokens):.2f}x the first review"
     )
 
 
