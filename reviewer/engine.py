@@ -12,9 +12,9 @@ from typing import Any
 
 from reviewer.detectors.secrets import scan as scan_secrets
 from reviewer.diff import DiffRefs, FileDiff
-from reviewer.errors import ModelOutputInvalid, TransientError
+from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
 from reviewer.findings import Finding, select, with_fingerprint
-from reviewer.llm import AnswerInvalid, GatewayRejected, LLMClient, Usage
+from reviewer.llm import AnswerInvalid, LLMClient, Usage
 from reviewer.planning import Chunk, Plan, PlanConfig, Tier, plan_review
 from reviewer.positions import Inline, LineIndex, Placement
 from reviewer.prompts import PromptStore, TeamPolicy

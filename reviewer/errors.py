@@ -6,6 +6,7 @@
     ├── WebhookRejected       refuse the delivery (wrong token): 401
     ├── ConfigError           stop and explain what to set
     ├── ModelOutputInvalid    the model answered garbage: count it and go on
+    ├── GatewayRejected       every model refused the request for good (a 4xx): report it, go on
     └── GitLabError           GitLab said no for good (404, 403, 400 outside positions)
 
 Messages carry ids, paths and HTTP statuses, never tokens or secrets.
@@ -44,6 +45,14 @@ class ModelOutputInvalid(ReviewerError):
 
 class GitLabError(ReviewerError):
     """GitLab refused a request for a reason retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GatewayRejected(ReviewerError):
+    """Every model refused the request for a reason retrying will not fix (4xx other than 408/409/429)."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

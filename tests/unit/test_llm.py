@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from reviewer.breaker import CircuitBreaker
 from reviewer.errors import ConfigError
 from reviewer.llm import (
     METADATA_MAX_CHARS,
-    CircuitBreaker,
     GatewayConfig,
     LLMClient,
     Price,
