@@ -181,7 +181,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = start_runtime(settings)
     try:
         print(_welcome(settings, runtime.embedded, host, port), flush=True)
-        if not args.no_demo:
+        if not args.no_demo and not settings.gitlab_configured:
+            # First contact: with no GitLab to serve yet, show the engine at work on a local change.
             threading.Thread(target=_demo_review, args=(runtime.engine,), daemon=True).start()
         uvicorn.run(runtime.app, host=host, port=port, log_level="warning", access_log=False)
     finally:
