@@ -19,6 +19,7 @@ from reviewer.llm import Usage
 from reviewer.positions import Inline, InSummary
 from reviewer.prompts import TeamPolicy, parse_overrides
 from reviewer.publish import publish_inline
+from reviewer.report import render_report
 from reviewer.state import ReviewLedger
 from reviewer.summary import SummaryInput, render_summary
 
@@ -99,16 +100,10 @@ def review_merge_request(
         inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
         listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
         summary = _summary(analysis, diff, listed, inline, 0, since)
+        comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
+        shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary}"
         return ReviewOutcome(
-            "dry-run",
-            "",
-            head,
-            analysis.plan.tier.value,
-            len(inline),
-            len(listed),
-            0,
-            analysis.usage,
-            summary,
+            "dry-run", "", head, analysis.plan.tier.value, len(inline), len(listed), 0, analysis.usage, shown
         )
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:

@@ -50,6 +50,7 @@ def test_dry_run_prints_the_review_and_posts_nothing(
     assert main(["review", "group/app", str(iid), "--dry-run"]) == 0
     out = capsys.readouterr()
     assert "<!-- ai-review summary -->" in out.out and "critical" in out.out
+    assert "Inline comments it would post" in out.out and "line 2" in out.out
     assert AWS_KEY not in out.out + out.err
     assert server.discussions(pid, iid) == [] and server.notes(pid, iid) == []
 
