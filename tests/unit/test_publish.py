@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.publish import sanitize
+from reviewer.diff import DiffRefs, parse_unified
+from reviewer.findings import Finding, Severity, Side
+from reviewer.positions import Inline, LineIndex
+from reviewer.publish import comment_body, sanitize
 
 
 @pytest.mark.parametrize(
@@ -34,3 +37,44 @@ def test_images_raw_html_and_marker_spoofing_are_neutralised(text: str) -> None:
     out = sanitize(text)
     assert "evil.example" not in out or "<" not in out
     assert "![" not in out and "<img" not in out and "<script" not in out and "<!--" not in out
+
+
+DIFF = "--- a/a.py\n+++ b/a.py\n@@ -1,3 +1,4 @@\n x = 1\n-y = 2\n+y = 3\n+z = f(y)\n w = 4\n"
+
+
+def _inline(line: int, side: Side = Side.NEW, end: int | None = None) -> Inline:
+    placement = LineIndex(parse_unified(DIFF), DiffRefs("b", "s", "h")).place("a.py", line, side, end)
+    assert isinstance(placement, Inline)
+    return placement
+
+
+def _finding(line: int, suggestion: str | None, side: Side = Side.NEW, end: int | None = None) -> Finding:
+    return Finding(
+        "style",
+        Severity.MEDIUM,
+        "a.py",
+        line,
+        side,
+        "Title @bob",
+        "Body /close",
+        end_line=end,
+        suggestion=suggestion,
+        fingerprint="0123456789abcdef",
+    )
+
+
+def test_a_multi_line_suggestion_reaches_back_from_the_commented_last_line() -> None:
+    body = comment_body(_finding(2, "y = 4\nz = g(y)", end=3), _inline(2, end=3).position)
+    assert "```suggestion:-1+0\ny = 4\nz = g(y)\n```" in body
+    assert body.endswith("<!-- ai-review fp=0123456789abcdef -->")
+    assert "`@bob`" in body and "\n/close" not in body
+
+
+def test_a_suggestion_holding_backticks_gets_a_longer_fence() -> None:
+    body = comment_body(_finding(2, "s = '```'"), _inline(2).position)
+    assert "````suggestion:-0+0\ns = '```'\n````" in body
+
+
+def test_no_suggestion_block_on_a_removed_line() -> None:
+    body = comment_body(_finding(2, "y = 2", side=Side.OLD), _inline(2, Side.OLD).position)
+    assert "suggestion:" not in body
