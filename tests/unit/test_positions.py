@@ -13,6 +13,7 @@ from fakes.gitlab_rules import line_codes as rules_line_codes
 
 from reviewer.diff import WITHHELD, DiffRefs, parse_gitlab_diffs
 from reviewer.findings import Side
+from reviewer.gitlab import position_payload
 from reviewer.positions import (
     NO_CHANGED_LINES,
     NOT_IN_DIFF,
@@ -159,21 +160,7 @@ def test_place(path: str, line: int, side: Side, end_line: int | None, expected:
     assert check_position(ENTRIES, asdict(REFS), payload(placement.position)) is None
 
 
-def payload(position: Position) -> dict[str, Any]:
-    """GitLab's position dict: line fields only as set, line_range always (as reviewer.gitlab does)."""
-
-    def point(p: LinePoint) -> dict[str, Any]:
-        return {k: v for k, v in asdict(p).items() if v is not None}
-
-    out: dict[str, Any] = {
-        "position_type": "text",
-        **asdict(position.refs),
-        "old_path": position.old_path,
-        "new_path": position.new_path,
-        "line_range": {"start": point(position.start), "end": point(position.end)},
-    }
-    out.update({k: v for k in ("old_line", "new_line") if (v := getattr(position, k)) is not None})
-    return out
+payload = position_payload  # the real converter, as the publisher sends it
 
 
 def test_anchored_lines_are_those_on_the_findings_side() -> None:

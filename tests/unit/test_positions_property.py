@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakes.gitlab_rules import check_position, positions_for_file
@@ -26,7 +25,8 @@ from hypothesis import strategies as st
 
 from reviewer.diff import DiffRefs, parse_gitlab_diffs
 from reviewer.findings import Side
-from reviewer.positions import MAX_MOVE, Inline, LineIndex, LinePoint, Position
+from reviewer.gitlab import position_payload
+from reviewer.positions import MAX_MOVE, Inline, LineIndex
 
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")
@@ -84,21 +84,7 @@ def gitlab_diff(old: bytes | None, new: bytes | None) -> str:
     return text[first_hunk.start() :] if first_hunk else ""
 
 
-def payload(position: Position) -> dict[str, Any]:
-    """GitLab's position dict: line fields only as set, line_range always (as reviewer.gitlab does)."""
-
-    def point(p: LinePoint) -> dict[str, Any]:
-        return {k: v for k, v in asdict(p).items() if v is not None}
-
-    out: dict[str, Any] = {
-        "position_type": "text",
-        **asdict(position.refs),
-        "old_path": position.old_path,
-        "new_path": position.new_path,
-        "line_range": {"start": point(position.start), "end": point(position.end)},
-    }
-    out.update({k: v for k in ("old_line", "new_line") if (v := getattr(position, k)) is not None})
-    return out
+payload = position_payload  # the real converter, as the publisher sends it
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,0 +1,181 @@
+"""Cutting rendered files into chunks that fit a model call: files whole when they fit, small
+files together, large files split by hunk, a hunk over the budget split between lines. Every
+changed line lands in exactly one chunk."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+from typing import TypeVar
+
+from reviewer.diff import FileDiff, Hunk, LineKind
+from reviewer.render import render_header, render_hunk
+from reviewer.tokens import TokenCounter
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    files: tuple[FileDiff, ...]  # a file split across chunks holds only its hunks in this one
+    text: str
+    tokens: int  # the sum of its files' counts (tiktoken may differ by a token where they meet)
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A file, or the part of it that fits a chunk, rendered and counted."""
+
+    file: FileDiff
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    hunk: Hunk
+    text: str
+    tokens: int
+
+
+def _unmasked(text: str) -> str:
+    return text
+
+
+class Cutter:
+    """Renders files and cuts those over the budget; collects notes on what it had to cut."""
+
+    def __init__(
+        self, budget: int, context: int, counter: TokenCounter, mask: Callable[[str], str] | None = None
+    ) -> None:
+        self.budget = budget
+        self.context = context
+        self.count = counter.count
+        self.mask = mask or _unmasked
+        self.notes: list[str] = []
+
+    def pieces(self, file: FileDiff) -> list[Piece]:
+        header = self.mask(render_header(file))
+        header_tokens = self.count(header)
+        hunks = [r for r in map(self._render, file.hunks) if r.text]
+        total = header_tokens + sum(r.tokens for r in hunks)
+        if total <= self.budget:
+            return [Piece(file, header + "".join(r.text for r in hunks), total)]
+        room = self.budget - header_tokens
+        parts = _group([sub for r in hunks for sub in self._fit(file, r, room)], room)
+        return [
+            Piece(
+                replace(file, hunks=tuple(r.hunk for r in part)),
+                header + "".join(r.text for r in part),
+                header_tokens + sum(r.tokens for r in part),
+            )
+            for part in parts
+        ]
+
+    def _render(self, hunk: Hunk) -> _Rendered:
+        text = self.mask(render_hunk(hunk, context=self.context))
+        return _Rendered(hunk, text, self.count(text) if text else 0)
+
+    def _fit(self, file: FileDiff, rendered: _Rendered, room: int) -> list[_Rendered]:
+        """The hunk, or its parts cut between lines when it alone is over ``room``."""
+        if rendered.tokens <= room:
+            return [rendered]
+        parts = self._split(rendered, room)
+        if len(parts) > 1:
+            self.notes.append(
+                f"{file.path}: a hunk of {rendered.tokens} tokens, over the {self.budget}-token budget, "
+                f"was split into {len(parts)} parts between lines"
+            )
+        for part in parts:
+            if part.tokens > room:
+                self.notes.append(
+                    f"{file.path}: line {_first_changed(part.hunk)} alone is over the budget "
+                    f"({part.tokens} tokens); sent whole"
+                )
+        return parts
+
+    def _split(self, rendered: _Rendered, room: int) -> list[_Rendered]:
+        """Cut between lines, each line's cost estimated from its length (a count per line would
+        cost a counter call each); a part the estimate got wrong is cut again."""
+        lines = rendered.hunk.lines
+        if len(lines) < 2:
+            return [rendered]
+        lengths = [len(line.text) + 8 for line in lines]  # 8: number, mark, spaces, newline
+        scale = rendered.tokens / sum(lengths)
+        costs = [math.ceil(length * scale) for length in lengths]
+        parts = [part for part in map(self._render, _cut(rendered.hunk, costs, room)) if part.text]
+        return [cut for part in parts for cut in (self._split(part, room) if part.tokens > room else [part])]
+
+
+def _first_changed(hunk: Hunk) -> int | None:
+    line = next(ln for ln in hunk.lines if ln.kind is not LineKind.CONTEXT)
+    return line.old_no if line.kind is LineKind.REMOVED else line.new_no
+
+
+def _group(rendered: list[_Rendered], room: int) -> list[list[_Rendered]]:
+    """Consecutive hunks packed into parts of at most ``room`` tokens (a hunk over it alone)."""
+    return _bins(rendered, lambda r: r.tokens, room)
+
+
+def _bins(items: Sequence[_T], cost: Callable[[_T], int], budget: int) -> list[list[_T]]:
+    """``items`` in their order, a new bin whenever the next would overflow the current one."""
+    bins: list[list[_T]] = []
+    size = 0
+    for item in items:
+        if bins and size + cost(item) <= budget:
+            bins[-1].append(item)
+            size += cost(item)
+        else:
+            bins.append([item])
+            size = cost(item)
+    return bins
+
+
+def _cut(hunk: Hunk, costs: list[int], room: int) -> list[Hunk]:
+    """``hunk`` cut between lines into hunks whose lines cost at most ``room`` each (a single
+    line over it stays alone), preferably before an unchanged line so that a run of changes
+    (a removed line and the line replacing it) stays together."""
+    bounds = [0]
+    size = 0
+    quiet = 0  # the latest cut point before an unchanged line in the current part, 0 if none
+    for i, (line, cost) in enumerate(zip(hunk.lines, costs, strict=True)):
+        if i > bounds[-1] and size + cost > room:
+            cut = quiet if quiet > bounds[-1] else i
+            bounds.append(cut)
+            size = sum(costs[cut:i])
+        if line.kind is LineKind.CONTEXT:
+            quiet = i
+        size += cost
+    bounds.append(len(costs))
+    return [_sub_hunk(hunk, start, stop) for start, stop in pairwise(bounds)]
+
+
+def _sub_hunk(hunk: Hunk, start: int, stop: int) -> Hunk:
+    lines = hunk.lines[start:stop]
+    old_before = sum(1 for ln in hunk.lines[:start] if ln.old_no is not None)
+    new_before = sum(1 for ln in hunk.lines[:start] if ln.new_no is not None)
+    return Hunk(
+        old_start=hunk.old_start + old_before if hunk.old_len else hunk.old_start,
+        old_len=sum(1 for ln in lines if ln.old_no is not None),
+        new_start=hunk.new_start + new_before if hunk.new_len else hunk.new_start,
+        new_len=sum(1 for ln in lines if ln.new_no is not None),
+        lines=lines,
+        section=hunk.section,
+    )
+
+
+def pack(pieces: list[Piece], budget: int) -> list[Chunk]:
+    """Pieces in their order, a new chunk whenever the next would overflow the current one."""
+    groups = _bins(pieces, lambda p: p.tokens, budget)
+    return [
+        Chunk(
+            files=tuple(p.file for p in group),
+            text="".join(p.text for p in group),
+            tokens=sum(p.tokens for p in group),
+            paths=tuple(dict.fromkeys(p.file.path for p in group)),
+        )
+        for group in groups
+    ]
