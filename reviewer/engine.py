@@ -169,9 +169,10 @@ def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
 
 def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> tuple[Finding, Placement]:
     placement = index.place(finding.path, finding.line, finding.side, finding.end_line)
-    anchored = [ln.text for ln in placement.lines] if isinstance(placement, Inline) else [str(finding.line)]
-    # Masked: a fingerprint of a line holding a weak password could be reversed by guessing.
-    return with_fingerprint(finding, [masker(text) for text in anchored]), placement
+    if isinstance(placement, Inline):
+        # Masked: a hash of a line holding a weak password could be reversed by guessing.
+        return with_fingerprint(finding, [masker(ln.text) for ln in placement.lines]), placement
+    return replace(with_fingerprint(finding, [str(finding.line)]), anchor=""), placement
 
 
 def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:

@@ -60,6 +60,7 @@ class Finding:
     confidence: float = 1.0
     fingerprint: str = ""
     source: str = "model"  # "model", or the detector's name
+    anchor: str = ""  # code_hash of the line it is anchored on: while that line is in the diff, it stands
 
 
 class _AnswerItem(BaseModel):
@@ -193,6 +194,11 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def code_hash(text: str) -> str:
+    """A short hash of one line's normalised text: is the line a finding was about still there?"""
+    return hashlib.sha256(_normalise(text).encode()).hexdigest()[:12]
+
+
 def fingerprint(finding: Finding, anchored_text: Sequence[str]) -> str:
     """A stable id that survives line shifts: aspect, path, the anchored lines' text and the title."""
     material = "\x1f".join(
@@ -248,6 +254,7 @@ def to_record(finding: Finding) -> dict[str, Any]:
         "confidence": finding.confidence,
         "fingerprint": finding.fingerprint,
         "source": finding.source,
+        "anchor": finding.anchor,
     }
 
 
@@ -256,4 +263,5 @@ def from_record(record: dict[str, Any]) -> Finding:
 
 
 def with_fingerprint(finding: Finding, anchored_text: Sequence[str]) -> Finding:
-    return replace(finding, fingerprint=fingerprint(finding, anchored_text))
+    anchor = code_hash(anchored_text[0]) if anchored_text else ""
+    return replace(finding, fingerprint=fingerprint(finding, anchored_text), anchor=anchor)

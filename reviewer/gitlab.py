@@ -36,13 +36,14 @@ from reviewer.diff import (
     parse_unified,
 )
 from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.findings import Side
 from reviewer.positions import LinePoint, Position
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64}) -->")
+FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
 SUMMARY_MARKER = "<!-- ai-review summary -->"
 
 
@@ -70,6 +71,8 @@ class BotThread:
     fingerprint: str
     resolved: bool
     path: str | None
+    side: Side  # where the thread sits: "old" for a removed line, else "new"
+    anchor: str | None  # code hash of the line it is about (None on threads of older versions)
 
 
 def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
@@ -256,13 +259,16 @@ class GitLabClient:
             if not marker:
                 continue
             position = first.get("position") or {}
+            only_old = position.get("old_line") is not None and position.get("new_line") is None
             threads.append(
                 BotThread(
                     discussion_id=str(discussion.id),
                     note_id=int(first["id"]),
                     fingerprint=marker.group(1),
                     resolved=bool(first.get("resolved")),
-                    path=position.get("new_path") or position.get("old_path"),
+                    path=(position.get("old_path") if only_old else position.get("new_path")) or None,
+                    side=Side.OLD if only_old else Side.NEW,
+                    anchor=marker.group(2),
                 )
             )
         return threads
@@ -294,11 +300,16 @@ class GitLabClient:
                 last = exc
         raise PositionRejected(str(last))
 
-    def resolve_thread(self, project: int | str, iid: int, discussion_id: str) -> None:
+    def resolve_thread(
+        self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+    ) -> None:
+        """Resolve a thread, after a reply saying why when ``reply`` is given."""
         mr = self._mr(project, iid, lazy=True)
 
         def resolve() -> None:
             discussion = mr.discussions.get(discussion_id, lazy=True)
+            if reply:
+                discussion.notes.create({"body": reply}, max_retries=self._retries)
             discussion.resolved = True
             discussion.save()
 

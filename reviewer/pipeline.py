@@ -4,21 +4,22 @@ the engine's findings, then threads on their lines and the one summary note."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reviewer import metrics
+from reviewer.detectors.secrets import scan as scan_secrets
 from reviewer.diff import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.engine import Analysis, Engine
 from reviewer.errors import ConfigError, GitLabError
-from reviewer.findings import Finding
-from reviewer.gitlab import GitLabClient, MergeRequestInfo
+from reviewer.findings import Finding, Side, code_hash
+from reviewer.gitlab import BotThread, GitLabClient, MergeRequestInfo
 from reviewer.increment import changed_since
 from reviewer.llm import Usage
 from reviewer.positions import Inline, InSummary
 from reviewer.prompts import TeamPolicy, parse_overrides
-from reviewer.publish import publish_inline
+from reviewer.publish import publish_inline, resolve_addressed
 from reviewer.report import render_report
 from reviewer.state import ReviewLedger
 from reviewer.summary import SummaryInput, render_summary
@@ -109,10 +110,16 @@ def review_merge_request(
     if latest and latest != head:
         metrics.REVIEWS.labels(outcome="superseded", tier=analysis.plan.tier.value).inc()
         return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head)
-    existing = {t.fingerprint for t in gitlab.bot_threads(info.project_id, info.iid)}
+    threads = gitlab.bot_threads(info.project_id, info.iid)
+    existing = {t.fingerprint for t in threads}
     outcome = publish_inline(gitlab, info.project_id, info.iid, analysis.placed, existing)
+    addressed = resolve_addressed(
+        gitlab, info.project_id, info.iid, threads, _still_present(diff.files, threads)
+    )
     listed = outcome.in_summary + carried
-    summary = _summary(analysis, diff, listed, outcome.inline, len(outcome.already_posted), since)
+    summary = _summary(
+        analysis, diff, listed, outcome.inline, len(outcome.already_posted), since, resolved=len(addressed)
+    )
     gitlab.upsert_summary(info.project_id, info.iid, summary)
     if ledger is not None:
         ledger.record(info.project_id, info.iid, head, listed)
@@ -168,6 +175,29 @@ def _what_to_review(
     return changed_since(diff.files, interdiff), previous
 
 
+def _still_present(
+    files: Sequence[FileDiff], threads: Sequence[BotThread]
+) -> Callable[[str, Side, str], bool]:
+    """Whether a line with a given code hash is still in the diff, on a side of a file. A file
+    whose text is withheld counts as unchanged: nothing is resolved on a guess."""
+    masker = scan_secrets(files).masker  # threads hashed their lines masked
+    wanted = {t.path for t in threads if not t.resolved}
+    by_path = {f.path: f for f in files if f.path in wanted} | {
+        f.old_path: f for f in files if f.old_path in wanted
+    }
+    hashes: dict[tuple[str, Side], set[str]] = {}
+    unknown: set[str] = set()
+    for path, file in by_path.items():
+        if not file.hunks:
+            unknown.add(path)
+        for hunk in file.hunks:
+            for line in hunk.lines:
+                for side, number in ((Side.NEW, line.new_no), (Side.OLD, line.old_no)):
+                    if number is not None:
+                        hashes.setdefault((path, side), set()).add(code_hash(masker(line.text)))
+    return lambda path, side, anchor: path in unknown or anchor in hashes.get((path, side), set())
+
+
 def _carried_over(
     ledger: ReviewLedger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
 ) -> list[tuple[Finding, str]]:
@@ -201,6 +231,8 @@ def _summary(
     inline: Sequence[Finding],
     already_posted: int,
     since: str | None,
+    *,
+    resolved: int = 0,
 ) -> str:
     return render_summary(
         SummaryInput(
@@ -216,6 +248,7 @@ def _summary(
             aspects=analysis.aspects,
             model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
             since=since,
+            resolved=resolved,
         )
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from reviewer.errors import PositionRejected
 from reviewer.findings import Finding, Severity, Side
+from reviewer.gitlab import BotThread
 from reviewer.positions import Inline, InSummary, Placement, Position
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,8 @@ def comment_body(finding: Finding, position: Position | None) -> str:
     suggestion = _suggestion_block(finding, position)
     if suggestion:
         parts.append(suggestion)
-    parts.append(f"<!-- ai-review fp={finding.fingerprint} -->")
+    anchor = f" code={finding.anchor}" if finding.anchor else ""
+    parts.append(f"<!-- ai-review fp={finding.fingerprint}{anchor} -->")
     return "\n\n".join(parts)
 
 
@@ -127,3 +129,34 @@ def publish_inline(
         existing_fingerprints.add(finding.fingerprint)
         outcome.inline.append(finding)
     return outcome
+
+
+RESOLVED_REPLY = "The line this comment was about has changed, so this looks addressed: resolving."
+
+
+class ThreadResolver(Protocol):
+    def resolve_thread(
+        self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+    ) -> None: ...
+
+
+def resolve_addressed(
+    resolver: ThreadResolver,
+    project: int | str,
+    iid: int,
+    threads: Sequence[BotThread],
+    present: Callable[[str, Side, str], bool],
+) -> list[BotThread]:
+    """Resolve the bot's open threads whose line is gone from the diff: the code they were about
+    changed. ``present(path, side, anchor)`` says whether a line with that code hash is still in
+    the merge request's diff. A thread someone resolved is left alone; one whose line is still
+    there stays open, whether or not this review raised it again."""
+    resolved = []
+    for thread in threads:
+        if thread.resolved or not thread.anchor or thread.path is None:
+            continue
+        if present(thread.path, thread.side, thread.anchor):
+            continue
+        resolver.resolve_thread(project, iid, thread.discussion_id, RESOLVED_REPLY)
+        resolved.append(thread)
+    return resolved

@@ -33,6 +33,7 @@ class SummaryInput:
     aspects: tuple[str, ...]
     model_configured: bool = True
     since: str | None = None  # a follow-up review: what changed since this head
+    resolved: int = 0  # earlier threads resolved because their line changed
 
 
 def render_summary(s: SummaryInput) -> str:
@@ -51,6 +52,11 @@ def render_summary(s: SummaryInput) -> str:
                 lines.append(f"  {_indent(sanitize(finding.body))}")
         if len(s.in_summary) > _MAX_LISTED:
             lines.append(f"- and {len(s.in_summary) - _MAX_LISTED} more")
+    if s.resolved:
+        lines += [
+            "",
+            f"{s.resolved} earlier thread{'s' if s.resolved != 1 else ''} resolved: the code changed.",
+        ]
     if s.over_cap:
         lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
     if s.plan.skipped:

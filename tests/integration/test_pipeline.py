@@ -134,3 +134,26 @@ def test_team_thresholds_keep_low_findings_quiet(setup: Setup) -> None:
     setup.gateway.responder = lambda request: json.dumps({"findings": [low]})
     outcome = setup.review(min_severity="medium")
     assert outcome.inline == 0 and "No issues found." in setup.summary()
+
+
+def test_a_thread_whose_line_was_fixed_is_resolved_and_one_still_there_stays_open(setup: Setup) -> None:
+    findings = [_finding(4, "Shell injection"), _finding(5, "Unclosed file", category="style")]
+    setup.gateway.responder = lambda request: json.dumps({"findings": findings})
+    assert setup.review().inline == 2
+
+    fixed = FEATURE.replace("os.system('cat ' + path)", "subprocess.run(['cat', path], check=True)")
+    setup.repo.commit({"app/io.py": fixed}, branch="feature", message="fix")
+    setup.gitlab.push(setup.pid, "feature")
+    setup.gateway.responder = lambda request: json.dumps({"findings": []})  # the model says nothing new
+    setup.review()
+
+    threads = {
+        d["notes"][0]["body"].split("**: ")[1].split("\n")[0]: d
+        for d in setup.gitlab.discussions(setup.pid, setup.iid)
+        if d["notes"][0].get("position")
+    }
+    shell, unclosed = threads["Shell injection"], threads["Unclosed file"]
+    assert shell["notes"][0]["resolved"] is True
+    assert "has changed" in shell["notes"][-1]["body"]  # the bot said why
+    assert unclosed["notes"][0]["resolved"] is False  # its line is still there: not a guess
+    assert "1 earlier thread resolved" in setup.summary()

@@ -78,3 +78,29 @@ def test_a_suggestion_holding_backticks_gets_a_longer_fence() -> None:
 def test_no_suggestion_block_on_a_removed_line() -> None:
     body = comment_body(_finding(2, "y = 2", side=Side.OLD), _inline(2, Side.OLD).position)
     assert "suggestion:" not in body
+
+
+def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
+    from reviewer.gitlab import BotThread
+    from reviewer.publish import resolve_addressed
+
+    def thread(name: str, anchor: str | None, resolved: bool = False) -> BotThread:
+        return BotThread(name, 1, "f" * 16, resolved, "a.py", Side.NEW, anchor)
+
+    calls: list[tuple[str, str | None]] = []
+
+    class Recorder:
+        def resolve_thread(
+            self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+        ) -> None:
+            calls.append((discussion_id, reply))
+
+    threads = [
+        thread("gone", "aaa"),
+        thread("there", "bbb"),
+        thread("by-a-person", "ccc", True),
+        thread("old", None),
+    ]
+    done = resolve_addressed(Recorder(), 1, 2, threads, lambda path, side, anchor: anchor == "bbb")
+    assert [t.discussion_id for t in done] == ["gone"]
+    assert [c[0] for c in calls] == ["gone"] and calls[0][1]
