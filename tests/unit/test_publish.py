@@ -4,8 +4,9 @@ import pytest
 
 from reviewer.diff import DiffRefs, parse_unified
 from reviewer.findings import Finding, Severity, Side
+from reviewer.gitlab import BotThread
 from reviewer.positions import Inline, LineIndex
-from reviewer.publish import comment_body, sanitize
+from reviewer.publish import comment_body, resolve_addressed, sanitize
 
 
 @pytest.mark.parametrize(
@@ -81,9 +82,6 @@ def test_no_suggestion_block_on_a_removed_line() -> None:
 
 
 def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
-    from reviewer.gitlab import BotThread
-    from reviewer.publish import resolve_addressed
-
     def thread(name: str, anchor: str | None, resolved: bool = False) -> BotThread:
         return BotThread(name, 1, "f" * 16, resolved, "a.py", Side.NEW, anchor)
 
