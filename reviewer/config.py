@@ -16,7 +16,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
 
-SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+_PACKAGE = Path(__file__).resolve().parent
+# An installed wheel carries prompts/ as reviewer/_prompts; a checkout (or editable install) has it
+# beside the package.
+SHIPPED_PROMPTS = next(
+    (p for p in (_PACKAGE / "_prompts", _PACKAGE.parent / "prompts") if (p / "system.j2").is_file()),
+    _PACKAGE.parent / "prompts",
+)
 
 # US dollars per million tokens: (input, output, cached input), from the providers' price pages
 # in 2026; REVIEWER_LLM_PRICES overrides or extends it. A model missing here is counted at 0.
