@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     min_confidence: float = 0.5
     max_comments: int = 10
     chunk_tokens: int = 10000
+    # tiktoken's cache (its TIKTOKEN_CACHE_DIR) holding o200k_base; without the file, a calibrated
+    # estimate counts tokens
+    tokenizer_cache: Path | None = Field(
+        default=None, validation_alias=AliasChoices("REVIEWER_TOKENIZER_CACHE", "TIKTOKEN_CACHE_DIR")
+    )
     noise_globs: CommaList = ()
     keep_globs: CommaList = ()
     sensitive_globs: CommaList = ()

@@ -91,7 +91,7 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
         llm=llm if llm is not None else build_llm(settings),
         models=models,
         plan_config=plan_config,
-        counter=default_counter(),
+        counter=default_counter(cache_dir=settings.tokenizer_cache),
         concurrency=settings.llm_concurrency,
     )
 
