@@ -64,7 +64,7 @@ class Finding:
 
 
 class _AnswerItem(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore")  # no blanket strip: a suggestion's indentation is code
 
     path: str = Field(min_length=1, max_length=1000)
     line: int = Field(ge=1)
@@ -81,6 +81,16 @@ class _AnswerItem(BaseModel):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("path", "title", "body", "category", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("suggestion", mode="before")
+    @classmethod
+    def _only_trailing_newlines(cls, value: Any) -> Any:
+        return value.rstrip("\r\n") if isinstance(value, str) else value
 
 
 ANSWER_SCHEMA: dict[str, Any] = {

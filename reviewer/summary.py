@@ -60,7 +60,7 @@ def render_summary(s: SummaryInput) -> str:
     if s.over_cap:
         lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
     if s.plan.skipped:
-        lines += ["", f"<details><summary>Not reviewed: {len(s.plan.skipped)} files</summary>", ""]
+        lines += ["", f"<details><summary>Not reviewed: {_count(len(s.plan.skipped), 'file')}</summary>", ""]
         for skipped in s.plan.skipped[:_MAX_LISTED]:
             lines.append(f"- `{_code(skipped.path)}`: {skipped.reason}")
         if len(s.plan.skipped) > _MAX_LISTED:
@@ -99,7 +99,8 @@ def _scope(s: SummaryInput) -> str:
         f"the changes since `{s.since[:12]}` up to `{s.head_sha[:12]}`" if s.since else f"`{s.head_sha[:12]}`"
     )
     return (
-        f"Reviewed {what}: {plan.reviewed_files} files, {plan.changed_lines} changed lines, "
+        f"Reviewed {what}: {_count(plan.reviewed_files, 'file')}, "
+        f"{_count(plan.changed_lines, 'changed line')}, "
         f"tier **{plan.tier.value}** ({plan.tier_reason}); aspects: {aspects}."
     )
 
@@ -112,6 +113,10 @@ def _footer(s: SummaryInput) -> str:
         f"completion; cost ${u.cost:.4f}. Prompt versions: {versions}. "
         "Comment `/ai-review` to review again.</sub>"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _code(path: str) -> str:

@@ -87,3 +87,10 @@ def test_select_drops_duplicates_and_below_threshold_then_caps_most_severe_first
         (6, Severity.HIGH),
     ]
     assert [f.line for f in over] == [1]
+
+
+def test_a_suggestion_keeps_its_indentation() -> None:
+    answer = {"findings": [_item(suggestion="    return cursor.execute(q, (name,))\n", title="  t  ")]}
+    (finding,) = parse_answer(json.dumps(answer), "security").findings
+    assert finding.suggestion == "    return cursor.execute(q, (name,))"
+    assert finding.title == "t"
