@@ -75,10 +75,14 @@ def _suggestion_block(finding: Finding, position: Position | None) -> str | None
 
     The comment sits on the range's last line, so the block reaches back to the first one:
     ``suggestion:-N+0``, where N is the range's length minus one (GitLab allows at most 100).
+    A finding moved or shortened to fit the diff loses its suggestion: the replacement was
+    written for other lines, and applying it would corrupt the file.
     """
     if finding.suggestion is None or position is None or finding.side is not Side.NEW:
         return None
     if position.new_line is None or position.start.new_line is None:
+        return None
+    if (position.start.new_line, position.new_line) != (finding.line, finding.end_line or finding.line):
         return None
     above = position.new_line - position.start.new_line
     if not 0 <= above <= _MAX_SUGGESTION_OFFSET:

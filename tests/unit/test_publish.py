@@ -102,3 +102,10 @@ def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     done = resolve_addressed(Recorder(), 1, 2, threads, lambda path, side, anchor: anchor == "bbb")
     assert [t.discussion_id for t in done] == ["gone"]
     assert [c[0] for c in calls] == ["gone"] and calls[0][1]
+
+
+def test_a_finding_moved_or_shortened_to_fit_loses_its_suggestion() -> None:
+    shortened = _finding(2, "y = 4\nz = g(y)\nw = 5\nv = 6\nu = 7", end=6)  # the hunk ends at line 4
+    assert "suggestion:" not in comment_body(shortened, _inline(2, end=6).position)
+    moved = _finding(9, "q = 1")  # outside the hunk: anchored on its nearest line
+    assert "suggestion:" not in comment_body(moved, _inline(9).position)
