@@ -14,11 +14,12 @@ from reviewer.detectors.secrets import scan as scan_secrets
 from reviewer.diff import DiffRefs, FileDiff
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
 from reviewer.findings import Finding, select, with_fingerprint
-from reviewer.llm import AnswerInvalid, LLMClient, Usage
+from reviewer.llm import AnswerInvalid, LLMClient
 from reviewer.planning import Chunk, Plan, PlanConfig, Tier, plan_review
 from reviewer.positions import Inline, LineIndex, Placement
 from reviewer.prompts import PromptStore, TeamPolicy
 from reviewer.tokens import TokenCounter
+from reviewer.usage import Usage
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import email.utils
 import itertools
-import json
 import logging
 import math
 import re
@@ -44,9 +43,11 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from reviewer.aig import MetadataValue, metadata_header, warn_once
 from reviewer.breaker import CircuitBreaker
 from reviewer.errors import ConfigError, GatewayRejected, ModelOutputInvalid, ReviewerError, TransientError
 from reviewer.findings import ANSWER_SCHEMA, Finding, ParsedAnswer, parse_answer
+from reviewer.usage import Price, Usage
 
 __all__ = [
     "AnswerInvalid",
@@ -67,35 +68,12 @@ log = logging.getLogger(__name__)
 Message = Mapping[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": "..."}``."""
 
-MetadataValue = str | int | float | bool
-
-METADATA_MAX_ENTRIES = 5
-METADATA_MAX_CHARS = 64
 _REPAIR_ERROR_MAX_CHARS = 300
 _DETAIL_MAX_CHARS = 200
 
 
 # --------------------------------------------------------------------------------------------------
 # Configuration and results
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens."""
-
-    input_per_mtok: float
-    output_per_mtok: float
-    cached_input_per_mtok: float | None = None  # None: cached input costs as much as input
-
-    def cost(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
-        cached_rate = (
-            self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
-        )
-        return (
-            (prompt_tokens - cached_tokens) * self.input_per_mtok
-            + cached_tokens * cached_rate
-            + completion_tokens * self.output_per_mtok
-        ) / 1_000_000
 
 
 @dataclass(frozen=True)
@@ -114,37 +92,6 @@ class GatewayConfig:
     prices: Mapping[str, Price] = field(default_factory=dict)
     breaker_failures: int = 5
     breaker_cooldown: float = 60.0
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    calls: int = 0  # answered model calls (a failed attempt bills nothing)
-    unpriced: frozenset[str] = frozenset()  # models that answered but have no price (counted at 0)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        if not isinstance(other, Usage):
-            return NotImplemented
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            cached_tokens=self.cached_tokens + other.cached_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost=self.cost + other.cost,
-            calls=self.calls + other.calls,
-            unpriced=self.unpriced | other.unpriced,
-        )
-
-    def __radd__(self, other: object) -> Usage:
-        if other == 0:  # sum(usages) starts from 0
-            return self
-        return NotImplemented
 
 
 @dataclass(frozen=True)
@@ -173,58 +120,6 @@ class AnswerInvalid(ModelOutputInvalid):
         self.aspect = aspect
         self.model = model
         self.usage = usage
-
-
-# --------------------------------------------------------------------------------------------------
-# Headers
-
-
-def metadata_header(metadata: Mapping[str, MetadataValue | None]) -> str | None:
-    """``cf-aig-metadata``: a flat JSON object, at most five entries in the caller's order.
-
-    Values are strings, numbers or booleans (anything else becomes its string); strings and keys
-    are cut to ``METADATA_MAX_CHARS``; ``None`` values are left out. Returns None when nothing is left.
-    """
-    entries: dict[str, str | int | float | bool] = {}
-    dropped: list[str] = []
-    for key, value in metadata.items():
-        if value is None:
-            continue
-        if len(entries) == METADATA_MAX_ENTRIES:
-            dropped.append(str(key)[:METADATA_MAX_CHARS])
-            continue
-        entries[str(key)[:METADATA_MAX_CHARS]] = _metadata_value(value)
-    if dropped:
-        _warn_once(
-            ("metadata", *dropped),
-            "llm metadata: more than %d entries, dropped %s",
-            METADATA_MAX_ENTRIES,
-            dropped,
-        )
-    if not entries:
-        return None
-    return json.dumps(entries, separators=(",", ":"), ensure_ascii=True)
-
-
-_warned: set[tuple[str, ...]] = set()
-_warned_lock = threading.Lock()
-
-
-def _warn_once(key: tuple[str, ...], message: str, *args: object) -> None:
-    """A configuration problem repeats on every call: say it once per process."""
-    with _warned_lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    log.warning(message, *args)
-
-
-def _metadata_value(value: object) -> str | int | float | bool:
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return str(value)[:METADATA_MAX_CHARS]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -554,7 +449,7 @@ class LLMClient:
         # AI Gateway names models "{provider}/{model}"; a table may use either spelling.
         price = self._config.prices.get(model) or self._config.prices.get(model.split("/", 1)[-1])
         if price is None:
-            _warn_once(("unpriced", model), "llm model=%s has no price configured: counted at cost 0", model)
+            warn_once(("unpriced", model), "llm model=%s has no price configured: counted at cost 0", model)
             return Usage(prompt, cached, completion, 0.0, 1, frozenset({model}))
         return Usage(prompt, cached, completion, price.cost(prompt, cached, completion), 1)
 

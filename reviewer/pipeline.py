@@ -16,13 +16,13 @@ from reviewer.errors import ConfigError, GitLabError
 from reviewer.findings import Finding, Side, code_hash
 from reviewer.gitlab import BotThread, GitLabClient, MergeRequestInfo
 from reviewer.increment import changed_since
-from reviewer.llm import Usage
 from reviewer.positions import Inline, InSummary
 from reviewer.prompts import TeamPolicy, parse_overrides
 from reviewer.publish import publish_inline, resolve_addressed
 from reviewer.report import render_report
 from reviewer.state import ReviewLedger
 from reviewer.summary import SummaryInput, render_summary
+from reviewer.usage import Usage
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ from reviewer.engine import Engine, ModelChoice
 from reviewer.errors import ConfigError
 from reviewer.findings import Severity, Thresholds
 from reviewer.gitlab import GitLabClient
-from reviewer.llm import GatewayConfig, LLMClient, Price
+from reviewer.llm import GatewayConfig, LLMClient
 from reviewer.planning import PlanConfig
 from reviewer.prompts import PromptStore
 from reviewer.tokens import default_counter
+from reviewer.usage import Price
 
 
 @dataclass

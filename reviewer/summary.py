@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from reviewer.findings import Finding, Severity
 from reviewer.gitlab import SUMMARY_MARKER
-from reviewer.llm import Usage
 from reviewer.planning import Plan
 from reviewer.publish import sanitize
+from reviewer.usage import Usage
 
 _MAX_LISTED = 50
 

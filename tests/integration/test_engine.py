@@ -14,11 +14,12 @@ from reviewer.config import SHIPPED_PROMPTS
 from reviewer.diff import DiffRefs, parse_unified
 from reviewer.engine import Engine, ModelChoice
 from reviewer.findings import Severity, Thresholds
-from reviewer.llm import GatewayConfig, LLMClient, Price
+from reviewer.llm import GatewayConfig, LLMClient
 from reviewer.planning import PlanConfig, Tier
 from reviewer.positions import Inline
 from reviewer.prompts import PromptStore
 from reviewer.tokens import default_counter
+from reviewer.usage import Price
 
 REFS = DiffRefs("b" * 40, "s" * 40, "h" * 40)
 AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

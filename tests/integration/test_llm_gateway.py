@@ -22,7 +22,8 @@ from fakes.gateway_server import (
 from openai.types.chat import ChatCompletion
 
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
-from reviewer.llm import AnswerInvalid, GatewayConfig, LLMClient, Price, Usage
+from reviewer.llm import AnswerInvalid, GatewayConfig, LLMClient
+from reviewer.usage import Price, Usage
 
 API_KEY = "sk-test-provider-key-0123456789"
 GATEWAY_TOKEN = "cf-gateway-token-abcdef987654"

@@ -9,17 +9,11 @@ import time
 
 import pytest
 
+from reviewer.aig import METADATA_MAX_CHARS, metadata_header
 from reviewer.breaker import CircuitBreaker
 from reviewer.errors import ConfigError
-from reviewer.llm import (
-    METADATA_MAX_CHARS,
-    GatewayConfig,
-    LLMClient,
-    Price,
-    Usage,
-    _retry_after_seconds,
-    metadata_header,
-)
+from reviewer.llm import GatewayConfig, LLMClient, _retry_after_seconds
+from reviewer.usage import Price, Usage
 
 
 class FakeClock:

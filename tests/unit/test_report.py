@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from reviewer.findings import ANSWER_SCHEMA, Finding, Severity, Side, parse_answer
-from reviewer.llm import Usage
 from reviewer.planning import Skipped, Tier
 from reviewer.report import render_report
+from reviewer.usage import Usage
 
 FINDINGS = [
     Finding(
