@@ -25,6 +25,7 @@ from unidiff.patch import Hunk as UnidiffHunk
 from unidiff.patch import PatchedFile
 
 from reviewer.errors import ReviewerError
+from reviewer.git_header import DEV_NULL, git_paths, is_binary_notice, read_git_header, strip_prefix, unquote
 
 
 class LineKind(StrEnum):
@@ -112,13 +113,9 @@ class DiffParseError(ReviewerError):
 
 WITHHELD = "too large for GitLab's diff API"
 BINARY = "binary file"
-DEV_NULL = "/dev/null"
 
 _KINDS = {"+": LineKind.ADDED, "-": LineKind.REMOVED, " ": LineKind.CONTEXT}
 _PLACEHOLDER_HEADER = ("--- a\n", "+++ b\n")  # lets unidiff read hunks that come without a file header
-_GIT_PREFIX_PAIRS = (("a/", "b/"), ("c/", "w/"), ("c/", "i/"), ("i/", "w/"), ("o/", "w/"), ("1/", "2/"))
-_C_ESCAPE = re.compile(r'\\([0-3][0-7]{2}|[abtnvfr"\\])')
-_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 _CONTEXT_HUNK = re.compile(r"\*\*\* \d+(,\d+)? \*\*\*\*\s*$")  # "*** 1,7 ****" never starts a unified line
 _OTHER_FORMATS = (
     (_CONTEXT_HUNK, "a context diff (diff -c)"),
@@ -164,7 +161,7 @@ def _from_gitlab_entry(number: int, entry: Mapping[str, Any]) -> FileDiff:
             return replace(file, too_large=True, not_reviewed=WITHHELD)
         return file
     lines = _skip_file_header(_split_lines(text))
-    if lines and _is_binary_notice(lines[0]):
+    if lines and is_binary_notice(lines[0]):
         return replace(file, is_binary=True, not_reviewed=BINARY)
     try:
         return replace(file, hunks=_parse_hunks(lines, strict=True))
@@ -193,10 +190,6 @@ def _skip_file_header(lines: list[str]) -> list[str]:
     while start < len(lines) and lines[start].startswith(("diff --git ", "index ", "--- ", "+++ ")):
         start += 1
     return lines[start:]
-
-
-def _is_binary_notice(line: str) -> bool:
-    return line.startswith(("Binary files ", "GIT binary patch"))
 
 
 # -- unified diffs -----------------------------------------------------------------------------
@@ -243,9 +236,9 @@ def _parse_plain(lines: list[str]) -> list[FileDiff]:
 
 
 def _from_patched_file(patched: PatchedFile) -> FileDiff:
-    old, new = _unquote(patched.source_file.rstrip("\r")), _unquote(patched.target_file.rstrip("\r"))
+    old, new = unquote(patched.source_file.rstrip("\r")), unquote(patched.target_file.rstrip("\r"))
     if (old.startswith("a/") and new.startswith("b/")) or DEV_NULL in (old, new):
-        old, new = _strip_prefix(old, ("a/", "b/"), 0), _strip_prefix(new, ("a/", "b/"), 1)
+        old, new = strip_prefix(old, ("a/", "b/"), 0), strip_prefix(new, ("a/", "b/"), 1)
     # without git's "new file mode", a "-0,0" hunk is how svn and bzr say "added"
     status, old, new = _classify(old, new, added=patched.is_added_file, deleted=patched.is_removed_file)
     hunks = tuple(_convert_hunk(h) for h in patched)
@@ -271,26 +264,10 @@ def _parse_git(lines: list[str], starts: list[int]) -> list[FileDiff]:
     return [_parse_git_file(lines[a:b], a + 1) for a, b in pairwise(bounds)]
 
 
-@dataclass(slots=True)
-class _GitHeader:
-    """What a ``diff --git`` file header says, as written (names still quoted and prefixed)."""
-
-    names: str
-    minus: str | None = None
-    plus: str | None = None
-    source: str | None = None  # rename/copy from: no prefix
-    target: str | None = None
-    new_file: bool = False
-    deleted: bool = False
-    old_mode: str | None = None
-    new_mode: str | None = None
-    binary: bool = False
-
-
 def _parse_git_file(section: list[str], line_no: int) -> FileDiff:
     body = next((i for i, line in enumerate(section) if line.startswith("@@ -")), len(section))
-    header = _read_git_header(section[:body])
-    paths = _git_paths(header)
+    header = read_git_header(section[:body])
+    paths = git_paths(header)
     if paths is None:
         raise DiffParseError(f"line {line_no}: cannot tell the file names from {section[0].rstrip()!r}")
     status, old, new = _classify(*paths, added=header.new_file, deleted=header.deleted)
@@ -304,106 +281,6 @@ def _parse_git_file(section: list[str], line_no: int) -> FileDiff:
         return replace(file, hunks=_parse_hunks(section[body:], strict=False))
     except DiffParseError as exc:
         return replace(file, not_reviewed=f"diff could not be parsed (line {line_no + body}): {exc}")
-
-
-def _read_git_header(lines: Sequence[str]) -> _GitHeader:
-    header = _GitHeader(names=lines[0][len("diff --git ") :].rstrip("\r\n"))
-    for raw in lines[1:]:
-        line = raw.rstrip("\r\n")
-        if line.startswith("new file mode "):
-            header.new_file = True
-        elif line.startswith("deleted file mode "):
-            header.deleted = True
-        elif line.startswith("old mode "):
-            header.old_mode = line[len("old mode ") :]
-        elif line.startswith("new mode "):
-            header.new_mode = line[len("new mode ") :]
-        elif line.startswith(("rename from ", "copy from ")):
-            header.source = line.split(" ", 2)[2]
-        elif line.startswith(("rename to ", "copy to ")):
-            header.target = line.split(" ", 2)[2]
-        elif line.startswith("--- "):
-            header.minus = line[4:].split("\t", 1)[0]  # git ends a name holding spaces with a tab
-        elif line.startswith("+++ "):
-            header.plus = line[4:].split("\t", 1)[0]
-        elif _is_binary_notice(line):
-            header.binary = True
-    return header
-
-
-def _git_paths(header: _GitHeader) -> tuple[str, str] | None:
-    """(old, new) without prefixes; /dev/null stays as such for the caller to read."""
-    if header.source is not None and header.target is not None:
-        return _unquote(header.source), _unquote(header.target)
-    prefixes = _git_prefixes(header.names)
-    if header.minus is not None and header.plus is not None:
-        return _strip_prefix(header.minus, prefixes, 0), _strip_prefix(header.plus, prefixes, 1)
-    names = _split_git_names(header.names, prefixes)
-    if names is None:
-        return None
-    return _strip_prefix(names[0], prefixes, 0), _strip_prefix(names[1], prefixes, 1)
-
-
-def _git_prefixes(names: str) -> tuple[str, str] | None:
-    """The source/destination prefixes the ``diff --git`` line uses, or None (``--no-prefix``)."""
-    for old, new in _GIT_PREFIX_PAIRS:
-        if names.startswith((old, f'"{old}')) and (f" {new}" in names or f' "{new}' in names):
-            return old, new
-    return None
-
-
-def _strip_prefix(name: str, prefixes: tuple[str, str] | None, side: int) -> str:
-    name = _unquote(name)
-    if prefixes is not None and name != DEV_NULL and name.startswith(prefixes[side]):
-        return name[len(prefixes[side]) :]
-    return name
-
-
-def _split_git_names(names: str, prefixes: tuple[str, str] | None) -> tuple[str, str] | None:
-    """Split ``diff --git A B`` where nothing else names the file (binary, mode-only, empty file).
-
-    Quoted names split at their quotes; unquoted ones may hold spaces, but without a rename line
-    both name the same file, so the line splits in the middle.
-    """
-    if names.startswith('"'):
-        first, rest = _take_quoted(names)
-        return (first, rest[1:]) if first and rest.startswith(' "') else None
-    half = len(names) // 2
-    first, gap, second = names[:half], names[half : half + 1], names[half + 1 :]
-    if gap != " " or _strip_prefix(first, prefixes, 0) != _strip_prefix(second, prefixes, 1):
-        return None
-    return first, second
-
-
-def _take_quoted(text: str) -> tuple[str, str]:
-    """Split a C-quoted name off the front of ``text``: (quoted name, rest), or ("", text)."""
-    i = 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == '"':
-            return text[: i + 1], text[i + 1 :]
-        else:
-            i += 1
-    return "", text
-
-
-def _unquote(name: str) -> str:
-    """Decode git's C-style quoting: ``"caf\\303\\251"`` is UTF-8 bytes as octal escapes."""
-    if len(name) < 2 or name[0] != '"' or name[-1] != '"':
-        return name
-    body, out, done = name[1:-1], bytearray(), 0
-    for escape in _C_ESCAPE.finditer(body):
-        out += _encode(body[done : escape.start()])
-        code = escape.group(1)
-        out.append(int(code, 8) if len(code) == 3 else _C_ESCAPES[code])
-        done = escape.end()
-    out += _encode(body[done:])
-    return out.decode("utf-8", errors="replace")
-
-
-def _encode(text: str) -> bytes:
-    return text.encode("utf-8", errors="surrogatepass")  # any str, even one holding lone surrogates
 
 
 # -- hunks -------------------------------------------------------------------------------------
