@@ -315,3 +315,46 @@ def test_a_forged_delivery_is_refused_and_queues_nothing(stack: Stack) -> None:
     headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
     stack.result(stack.deliver(headers, payload))
     assert len(stack.gateway.requests) == 1  # the genuine delivery's review only
+
+
+def test_one_command_runs_the_whole_bot_with_the_embedded_redis_and_worker(tmp_path: Path) -> None:
+    """`reviewer serve` with no REVIEWER_REDIS_URL: its own Redis and worker review the MR."""
+    repo = GitRepo.create(tmp_path / "app", files={"app/db.py": BASE_DB})
+    repo.commit({"app/db.py": FEATURE_DB}, branch="feature", message="Add lookup")
+    with GitLabStandIn() as gitlab, FakeGateway(responder=reviewer_model) as gateway:
+        project_id = gitlab.add_project("group/app", repo)
+        iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))},
+            "HOME": str(tmp_path),
+            "REVIEWER_GITLAB_URL": gitlab.url,
+            "REVIEWER_GITLAB_TOKEN": gitlab.token,
+            "REVIEWER_WEBHOOK_SECRET": SECRET,
+            "REVIEWER_LLM_BASE_URL": gateway.base_url,
+            "REVIEWER_LLM_API_KEY": "gateway-key",
+        }
+        log = tmp_path / "serve.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reviewer.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            intake = f"http://127.0.0.1:{port}"
+            _wait_healthy(intake, process, log)
+            headers, payload = merge_request_hook(gitlab, project_id, iid, "open", secret=SECRET)
+            assert httpx.post(f"{intake}/webhooks/gitlab", json=payload, headers=headers).status_code == 202
+            deadline = time.monotonic() + 60
+            while not any("ai-review summary" in n["body"] for n in gitlab.notes(project_id, iid)):
+                assert time.monotonic() < deadline, log.read_text()
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.05)  # polling GitLab's state with a deadline: the worker runs in another process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        positions = [p["new_line"] for p in gitlab.inline_positions(project_id, iid) if p.get("new_line")]
+        assert 6 in positions
+        assert "review of the last commit" not in log.read_text()  # GitLab is configured: no demo
