@@ -89,7 +89,7 @@ def _logging(level: str) -> None:
 
 def _review(args: argparse.Namespace, settings: Settings) -> int:
     from reviewer.local import review_local_diff
-    from reviewer.services import build_engine, build_gitlab
+    from reviewer.services import build_catalog, build_engine, build_gitlab
 
     if args.diff or args.git:
         if args.project:
@@ -109,7 +109,10 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
     project: int | str = int(args.project) if args.project.isdigit() else args.project
     outcome = review_merge_request(
-        build_engine(settings), gitlab, ReviewRequest(project, args.iid, "manual", dry_run=args.dry_run)
+        build_engine(settings),
+        gitlab,
+        ReviewRequest(project, args.iid, "manual", dry_run=args.dry_run),
+        catalog=build_catalog(settings),
     )
     if outcome.summary and args.dry_run:
         _emit(outcome.summary, args.output)

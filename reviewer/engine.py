@@ -76,9 +76,10 @@ class Engine:
         policy: TeamPolicy,
         metadata: Mapping[str, str | int | float | bool] | None = None,
         anchor_files: Sequence[FileDiff] | None = None,
+        service: str = "",
     ) -> Analysis:
         """Review ``files``; findings anchor on ``anchor_files`` (the whole MR diff, when ``files``
-        is only part of it) or on ``files``."""
+        is only part of it) or on ``files``. ``service`` is the catalog's one-line description."""
         started = time.monotonic()
         secrets = scan_secrets(files)
         config = self.plan_config
@@ -91,7 +92,7 @@ class Engine:
             for chunk in plan.chunks
             for group in _call_groups(aspects, plan.is_sensitive(chunk))
         ]
-        results = self._run_aspects(tasks, plan, policy, title, metadata or {})
+        results = self._run_aspects(tasks, plan, policy, title, metadata or {}, service)
         usage = Usage()
         failures: list[str] = []
         found: list[Finding] = list(secrets.findings)
@@ -133,6 +134,7 @@ class Engine:
         policy: TeamPolicy,
         title: str,
         metadata: Mapping[str, str | int | float | bool],
+        service: str,
     ) -> list[Any]:
         if not tasks or self.llm is None:
             return []
@@ -140,7 +142,7 @@ class Engine:
 
         def run(task: tuple[Chunk, str]) -> Any:
             chunk, aspect = task
-            prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title)
+            prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
             models = self.models.for_review(aspect, plan.tier, policy)
             # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
             # (which also tells the aspect apart).

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reviewer import metrics
+from reviewer.catalog import ServiceCatalog, ServiceContext
 from reviewer.detectors.secrets import scan as scan_secrets
 from reviewer.diff import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.engine import Analysis, Engine
@@ -70,6 +71,7 @@ def review_merge_request(
     request: ReviewRequest,
     *,
     ledger: ReviewLedger | None = None,
+    catalog: ServiceCatalog | None = None,
 ) -> ReviewOutcome:
     info, diff = gitlab.fetch_diff(request.project, request.iid)
     head = diff.refs.head_sha
@@ -85,7 +87,8 @@ def review_merge_request(
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
     files, since = _what_to_review(gitlab, info, diff, previous if request.trigger == "pushed" else None)
-    policy = engine.prompts.policy(None, _repo_overrides(gitlab, info, diff))
+    service = _service(catalog, gitlab, info, diff)
+    policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
@@ -93,7 +96,13 @@ def review_merge_request(
     }
     with metrics.REVIEW_SECONDS.time():
         analysis = engine.analyse(
-            files, diff.refs, title=info.title, policy=policy, metadata=metadata, anchor_files=diff.files
+            files,
+            diff.refs,
+            title=info.title,
+            policy=policy,
+            metadata=metadata,
+            anchor_files=diff.files,
+            service=service.describe() if service else "",
         )
     _count(analysis, policy)
     carried = _carried_over(ledger, info, diff, analysis) if since else []
@@ -207,6 +216,18 @@ def _carried_over(
     reviewed = {path for chunk in analysis.plan.chunks for path in chunk.paths}
     in_mr = {f.path for f in diff.files}
     return [(f, r) for f, r in ledger.in_summary(info.project_id, info.iid) if f.path in in_mr - reviewed]
+
+
+def _service(
+    catalog: ServiceCatalog | None, gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
+) -> ServiceContext | None:
+    """What the catalog knows of the repository; its catalog-info.yaml is read from the target
+    branch, like every setting an MR must not be able to change about its own review."""
+    if catalog is None:
+        return None
+    return catalog.context(
+        info.project_path, lambda path: gitlab.read_file(info.project_id, path, diff.refs.start_sha)
+    )
 
 
 def _repo_overrides(

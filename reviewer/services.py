@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reviewer.catalog import BackstageCatalog, ServiceCatalog
 from reviewer.config import Settings
 from reviewer.engine import Engine, ModelChoice
 from reviewer.errors import ConfigError
@@ -24,6 +25,7 @@ from reviewer.usage import Price
 class Services:
     engine: Engine
     gitlab: GitLabClient | None
+    catalog: ServiceCatalog
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -97,5 +99,14 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
     )
 
 
+def build_catalog(settings: Settings) -> ServiceCatalog:
+    if not settings.backstage_url:
+        return ServiceCatalog()
+    token = settings.backstage_token.get_secret_value() if settings.backstage_token else None
+    return ServiceCatalog(BackstageCatalog(settings.backstage_url, token))
+
+
 def build_services(settings: Settings) -> Services:
-    return Services(engine=build_engine(settings), gitlab=build_gitlab(settings))
+    return Services(
+        engine=build_engine(settings), gitlab=build_gitlab(settings), catalog=build_catalog(settings)
+    )

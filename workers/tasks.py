@@ -69,7 +69,11 @@ def review_merge_request_task(
         raise self.retry(countdown=random.uniform(5, 15), max_retries=MAX_RETRIES + MAX_LOCK_WAITS)
     try:
         outcome = review_merge_request(
-            services.engine, services.gitlab, ReviewRequest(project_id, iid, trigger), ledger=ledger
+            services.engine,
+            services.gitlab,
+            ReviewRequest(project_id, iid, trigger),
+            ledger=ledger,
+            catalog=services.catalog,
         )
     except TransientError as exc:
         log.warning("review of %s!%s will be retried: %s", project_id, iid, exc)
