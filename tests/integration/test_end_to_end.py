@@ -146,6 +146,21 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail(f"the intake did not answer /healthz:\n{log.read_text()}")
 
 
+def _environment(tmp_path: Path, gitlab: GitLabStandIn, gateway: FakeGateway, **extra: str) -> dict[str, str]:
+    """A process environment connected to the stand-ins, with nothing of the developer's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))}
+    env.update(
+        HOME=str(tmp_path),
+        REVIEWER_GITLAB_URL=gitlab.url,
+        REVIEWER_GITLAB_TOKEN=gitlab.token,
+        REVIEWER_WEBHOOK_SECRET=SECRET,
+        REVIEWER_LLM_BASE_URL=gateway.base_url,
+        REVIEWER_LLM_API_KEY="gateway-key",
+        REVIEWER_LOG_LEVEL="INFO",
+    )
+    return {**env, **extra}
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     repo = GitRepo.create(tmp_path / "app", files={"app/db.py": BASE_DB, "README.md": "# app\n"})
@@ -155,18 +170,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         project_id = gitlab.add_project("group/app", repo)
         iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))},
-            "HOME": str(tmp_path),
-            "REVIEWER_GITLAB_URL": gitlab.url,
-            "REVIEWER_GITLAB_TOKEN": gitlab.token,
-            "REVIEWER_WEBHOOK_SECRET": f"old-secret,{SECRET}",
-            "REVIEWER_REDIS_URL": redis_server.url,
-            "REVIEWER_LLM_BASE_URL": gateway.base_url,
-            "REVIEWER_LLM_API_KEY": "gateway-key",
-            "REVIEWER_LLM_MODEL": "openai/gpt-4o-mini",
-            "REVIEWER_LOG_LEVEL": "INFO",
-        }
+        env = _environment(tmp_path, gitlab, gateway, REVIEWER_WEBHOOK_SECRET=f"old-secret,{SECRET}")
+        env.update(REVIEWER_REDIS_URL=redis_server.url, REVIEWER_LLM_MODEL="openai/gpt-4o-mini")
         logs = {name: tmp_path / f"{name}.log" for name in ("serve", "worker")}
         commands = {
             "serve": [sys.executable, "-m", "reviewer.cli", "serve", "--no-demo", "--port", str(port)],
@@ -325,15 +330,7 @@ def test_one_command_runs_the_whole_bot_with_the_embedded_redis_and_worker(tmp_p
         project_id = gitlab.add_project("group/app", repo)
         iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))},
-            "HOME": str(tmp_path),
-            "REVIEWER_GITLAB_URL": gitlab.url,
-            "REVIEWER_GITLAB_TOKEN": gitlab.token,
-            "REVIEWER_WEBHOOK_SECRET": SECRET,
-            "REVIEWER_LLM_BASE_URL": gateway.base_url,
-            "REVIEWER_LLM_API_KEY": "gateway-key",
-        }
+        env = _environment(tmp_path, gitlab, gateway)
         log = tmp_path / "serve.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "reviewer.cli", "serve", "--port", str(port)],
