@@ -150,21 +150,7 @@ def _cut(hunk: Hunk, costs: list[int], room: int) -> list[Hunk]:
             quiet = i
         size += cost
     bounds.append(len(costs))
-    return [_sub_hunk(hunk, start, stop) for start, stop in pairwise(bounds)]
-
-
-def _sub_hunk(hunk: Hunk, start: int, stop: int) -> Hunk:
-    lines = hunk.lines[start:stop]
-    old_before = sum(1 for ln in hunk.lines[:start] if ln.old_no is not None)
-    new_before = sum(1 for ln in hunk.lines[:start] if ln.new_no is not None)
-    return Hunk(
-        old_start=hunk.old_start + old_before if hunk.old_len else hunk.old_start,
-        old_len=sum(1 for ln in lines if ln.old_no is not None),
-        new_start=hunk.new_start + new_before if hunk.new_len else hunk.new_start,
-        new_len=sum(1 for ln in lines if ln.new_no is not None),
-        lines=lines,
-        section=hunk.section,
-    )
+    return [hunk.part(start, stop) for start, stop in pairwise(bounds)]
 
 
 def pack(pieces: list[Piece], budget: int) -> list[Chunk]:

@@ -67,6 +67,20 @@ class Hunk:
     lines: tuple[DiffLine, ...]
     section: str = ""  # the text git prints after the second @@ (often the enclosing function)
 
+    def part(self, start: int, stop: int) -> Hunk:
+        """The hunk of ``lines[start:stop]``, its header numbers counted again."""
+        lines = self.lines[start:stop]
+        old_before = sum(1 for ln in self.lines[:start] if ln.old_no is not None)
+        new_before = sum(1 for ln in self.lines[:start] if ln.new_no is not None)
+        return Hunk(
+            old_start=self.old_start + old_before if self.old_len else self.old_start,
+            old_len=sum(1 for ln in lines if ln.old_no is not None),
+            new_start=self.new_start + new_before if self.new_len else self.new_start,
+            new_len=sum(1 for ln in lines if ln.new_no is not None),
+            lines=lines,
+            section=self.section,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FileDiff:

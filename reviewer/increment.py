@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reviewer.diff import FileDiff, FileStatus, Hunk
+from reviewer.diff import FileDiff, FileStatus, Hunk, LineKind
 
 _WHOLE_FILE = [(1, sys.maxsize)]
+CONTEXT = 3  # unchanged lines kept around what a push changed, as GitLab's hunks do
 
 
 def changed_since(mr_files: Sequence[FileDiff], interdiff: Sequence[FileDiff]) -> list[FileDiff]:
@@ -27,7 +28,7 @@ def changed_since(mr_files: Sequence[FileDiff], interdiff: Sequence[FileDiff]) -
     for file in interdiff:
         if file.status is FileStatus.DELETED:
             continue
-        touched[file.new_path] = [_span(h) for h in file.hunks] if file.hunks else _WHOLE_FILE
+        touched[file.new_path] = [s for h in file.hunks for s in _changed(h)] if file.hunks else _WHOLE_FILE
     reduced: list[FileDiff] = []
     for file in mr_files:
         spans = touched.get(file.new_path)
@@ -36,10 +37,45 @@ def changed_since(mr_files: Sequence[FileDiff], interdiff: Sequence[FileDiff]) -
         if not file.hunks:
             reduced.append(file)  # binary or withheld: planning lists it as not reviewed
             continue
-        hunks = tuple(h for h in file.hunks if _overlaps(_span(h), spans))
+        hunks = tuple(part for h in file.hunks if _overlaps(_span(h), spans) for part in _near(h, spans))
         if hunks:
             reduced.append(replace(file, hunks=hunks))
     return reduced
+
+
+def _near(hunk: Hunk, spans: list[tuple[int, int]]) -> list[Hunk]:
+    """The parts of ``hunk`` within ``CONTEXT`` lines of what changed: a one-line push into a new
+    file of 300 lines sends a few lines, not the file."""
+    keep = []
+    new = hunk.new_start
+    for line in hunk.lines:
+        # a removed line sits where it was, between new-side lines new - 1 and new
+        at = line.new_no if line.new_no is not None else new
+        keep.append(any(first - CONTEXT <= at <= last + CONTEXT for first, last in spans))
+        new += line.new_no is not None
+    parts, start = [], None
+    for i, kept in enumerate([*keep, False]):
+        if kept and start is None:
+            start = i
+        elif not kept and start is not None:
+            parts.append(hunk.part(start, i))
+            start = None
+    return [p for p in parts if any(ln.kind is not LineKind.CONTEXT for ln in p.lines)]
+
+
+def _changed(hunk: Hunk) -> list[tuple[int, int]]:
+    """The new-side lines a hunk changes, as ranges; a removal counts at the line after it."""
+    spans: list[tuple[int, int]] = []
+    new = hunk.new_start
+    for line in hunk.lines:
+        if line.kind is not LineKind.CONTEXT:
+            at = line.new_no if line.new_no is not None else new
+            if spans and at <= spans[-1][1] + 1:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], at))
+            else:
+                spans.append((at, at))
+        new += line.new_no is not None
+    return spans
 
 
 def _span(hunk: Hunk) -> tuple[int, int]:

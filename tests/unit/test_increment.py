@@ -54,3 +54,18 @@ def test_untouched_files_are_left_out_and_a_file_without_text_counts_as_touched(
 def test_a_push_that_touched_nothing_of_the_mr_leaves_nothing_to_review() -> None:
     push = "--- a/c.py\n+++ b/c.py\n@@ -1 +1 @@\n-a\n+b\n"
     assert changed_since(parse_unified(MR), _interdiff(push)) == []
+
+
+def test_a_one_line_push_into_a_new_file_sends_only_the_lines_around_it() -> None:
+    lines = [f"line {i}" for i in range(1, 101)]
+    mr = "--- /dev/null\n+++ b/new.py\n@@ -0,0 +1,100 @@\n" + "".join(f"+{t}\n" for t in lines)
+    push = (
+        "--- a/new.py\n+++ b/new.py\n@@ -47,7 +47,7 @@\n"
+        + "".join(f" line {i}\n" for i in range(47, 50))
+        + "-old 50\n+line 50\n"
+        + "".join(f" line {i}\n" for i in range(51, 54))
+    )
+    (file,) = changed_since(parse_unified(mr), parse_unified(push))
+    (hunk,) = file.hunks
+    assert [ln.new_no for ln in hunk.lines] == list(range(47, 54))
+    assert (hunk.new_start, hunk.new_len) == (47, 7)
