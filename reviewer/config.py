@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     min_confidence: float = 0.5
     max_comments: int = 10
     chunk_tokens: int = 10000
+    max_chunks: int = 40  # a cost guard: chunks past it are listed in the summary as not reviewed
     # tiktoken's cache (its TIKTOKEN_CACHE_DIR) holding o200k_base; without the file, a calibrated
     # estimate counts tokens
     tokenizer_cache: Path | None = Field(

@@ -176,6 +176,7 @@ class PlanConfig:
     trivial_max_files: int = 2
     lite_max_lines: int = 150
     review_deleted: bool = False  # a deleted file has only removed lines to comment on
+    max_chunks: int | None = None  # a cost guard: chunks past it are listed as not reviewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,8 @@ def plan_review(
             config.chunk_tokens,
         )
     ]
+    if config.max_chunks is not None and len(chunks) > config.max_chunks:
+        chunks, skipped, reviewed = _over_the_limit(chunks, config.max_chunks, skipped, reviewed)
     return Plan(
         tier=tier,
         tier_reason=tier_reason,
@@ -238,6 +241,33 @@ def plan_review(
         notes=tuple(cutter.notes),
         sensitive=sensitive,
     )
+
+
+def _over_the_limit(
+    chunks: list[Chunk], limit: int, skipped: list[Skipped], reviewed: list[tuple[FileDiff, int]]
+) -> tuple[list[Chunk], list[Skipped], list[tuple[FileDiff, int]]]:
+    """Keep the first ``limit`` chunks (sensitive files come first); list the rest as not
+    reviewed, a file cut between kept and dropped chunks as partly reviewed."""
+    kept, dropped = chunks[:limit], chunks[limit:]
+    kept_paths = {path for chunk in kept for path in chunk.paths}
+    why = f"over this review's size limit of {limit} model calls (REVIEWER_MAX_CHUNKS)"
+    for path in dict.fromkeys(path for chunk in dropped for path in chunk.paths):
+        reason = f"partly reviewed: the rest is {why}" if path in kept_paths else f"not reviewed: {why}"
+        skipped.append(Skipped(path, reason))
+    kept_lines = {
+        path: sum(
+            1
+            for c in kept
+            for f in c.files
+            if f.path == path
+            for h in f.hunks
+            for ln in h.lines
+            if ln.kind is not LineKind.CONTEXT
+        )
+        for path in kept_paths
+    }
+    reviewed = [(file, kept_lines[file.path]) for file, _ in reviewed if file.path in kept_paths]
+    return kept, skipped, reviewed
 
 
 # -- what is reviewed ------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
     )
     plan_config = PlanConfig(
         chunk_tokens=settings.chunk_tokens,
+        max_chunks=settings.max_chunks or None,
         noise_globs=(*PlanConfig().noise_globs, *settings.noise_globs),
         keep_globs=(*PlanConfig().keep_globs, *settings.keep_globs),
         sensitive_globs=(*PlanConfig().sensitive_globs, *settings.sensitive_globs),

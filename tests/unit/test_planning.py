@@ -356,3 +356,26 @@ def test_any_diff_puts_every_changed_line_in_exactly_one_chunk(
 
     assert_every_file_accounted_for(files, result)
     assert_every_changed_line_once(files, result)
+
+
+def test_chunks_over_the_cost_guard_are_listed_as_not_reviewed() -> None:
+    files = [changed(f"src/m{i}.py", hunk("+" * 40)) for i in range(5)]
+    result = plan(files, chunk_tokens=500, max_chunks=2)
+    assert len(result.chunks) == 2
+    kept = {path for chunk in result.chunks for path in chunk.paths}
+    listed = {s.path: s.reason for s in result.skipped}
+    assert kept.isdisjoint(listed) or all(
+        r.startswith("partly reviewed") for p, r in listed.items() if p in kept
+    )
+    assert kept | set(listed) == {f.path for f in files}
+    assert any("size limit of 2 model calls" in reason for reason in listed.values())
+    assert result.reviewed_files == len(kept)
+
+
+def test_a_file_cut_by_the_cost_guard_is_partly_reviewed() -> None:
+    big = changed("src/big.py", *(hunk("+" * 30, start=1 + 100 * i) for i in range(6)))
+    result = plan([big], chunk_tokens=400, max_chunks=1)
+    assert len(result.chunks) == 1
+    (skipped,) = result.skipped
+    assert skipped.path == "src/big.py" and skipped.reason.startswith("partly reviewed")
+    assert 0 < result.changed_lines < 180
