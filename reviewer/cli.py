@@ -72,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check every setting and connection, say what is wrong")
     doctor.set_defaults(run=_doctor)
+
+    prompts = sub.add_parser("prompts", help="show or check the prompts a team's reviews use")
+    prompts.add_argument("action", choices=["show", "check"])
+    prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
+    prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
+    prompts.add_argument("--repo-config", metavar="FILE", help="a repository's .ai-review.yaml to apply too")
+    prompts.set_defaults(run=_prompts)
+
+    evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
+    evaluate.add_argument("cases", type=Path, help="a folder of NAME.diff + NAME.expected.yaml cases")
+    evaluate.add_argument("--team", help="review as this team (its prompt overrides and thresholds)")
+    evaluate.add_argument(
+        "--compare-prompts", type=Path, metavar="DIR", help="also score this prompts folder"
+    )
+    evaluate.add_argument("--tolerance", type=int, default=3, help="lines a finding may be off by")
+    evaluate.add_argument("--min-precision", type=float, default=0.0, help="exit 1 below this precision")
+    evaluate.add_argument("--min-recall", type=float, default=0.0, help="exit 1 below this recall")
+    evaluate.set_defaults(run=_eval)
     return parser
 
 
@@ -262,6 +280,62 @@ def _demo_review(engine: Any) -> None:
         print(f"reviewer: the first-run review failed: {exc}", flush=True)
         return
     print(f"reviewer: review of the last commit (git diff HEAD~1..HEAD):\n{report}", flush=True)
+
+
+# -- prompts and eval ------------------------------------------------------------------------
+
+
+def _prompts(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.prompts import PromptStore, parse_overrides
+    from reviewer.services import thresholds
+
+    store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
+    if args.action == "check":
+        teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
+        for team in [None, *teams]:
+            policy = store.policy(team)
+            for aspect in ("security", "style", "security+style"):
+                store.render(aspect, policy, diff="", title="check")
+            version = store.version("security+style", policy)
+            print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
+        return 0
+    overrides = None
+    if args.repo_config:
+        overrides = parse_overrides(
+            Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
+        )
+    policy = store.policy(args.team, overrides)
+    prompt = store.render(
+        args.aspect, policy, diff="## path/to/file.py\n@@ def f():\n12 + code", title="<title>"
+    )
+    print(
+        f"# {args.aspect} for {args.team or 'the default team'}: version {prompt.version}; "
+        f"applied {', '.join(policy.sources) or 'no overrides'}; thresholds {policy.thresholds}"
+    )
+    for message in prompt.messages:
+        print(f"\n## {message['role']}\n{message['content']}")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.evaluation import evaluate, load_cases, render_evaluation
+    from reviewer.services import build_engine
+
+    if not settings.llm_configured:
+        print("reviewer: no gateway configured: only the deterministic checks are measured", file=sys.stderr)
+    cases = load_cases(args.cases)
+    runs = [("", settings)]
+    if args.compare_prompts:
+        runs.append(
+            (str(args.compare_prompts), settings.model_copy(update={"prompts_dir": args.compare_prompts}))
+        )
+    failed = False
+    for label, run_settings in runs:
+        engine = build_engine(run_settings)
+        result = evaluate(engine, cases, engine.prompts.policy(args.team), tolerance=args.tolerance)
+        print(render_evaluation(result, label or str(run_settings.prompts_dir)))
+        failed |= result.total.precision < args.min_precision or result.total.recall < args.min_recall
+    return 1 if failed else 0
 
 
 # -- doctor ----------------------------------------------------------------------------------
