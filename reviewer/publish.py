@@ -2,7 +2,7 @@
 
 Model output is untrusted. Before anything is posted: no line may start a GitLab quick action,
 no @mention may ping anyone, no image or raw HTML may load (a markdown image is an exfiltration
-channel). Suggestions go inside a fence longer than any backtick run they contain.
+channel), no link is clickable (URLs are shown as code). Suggestions go inside a fence longer than any backtick run they contain.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ _SEVERITY_ICON = {
 _IMAGE = re.compile(r"!\[([^\]]*)\]\s*(\([^)]*\)|\[[^\]]*\])")
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.M)
 _MENTION = re.compile(r"(?<![\w`])@([A-Za-z0-9_][A-Za-z0-9_.\-/]*)")
+_LINK = re.compile(r"\[([^\]]*)\]\(\s*([^)\s]*)[^)]*\)")
+_BARE_URL = re.compile(r"(?<![`\w])((?:https?|ftp|javascript|data):[^\s`)\]]+)", re.I)
 _MAX_SUGGESTION_OFFSET = 100
 
 
@@ -41,6 +43,9 @@ def sanitize(text: str) -> str:
         lambda m: f"[image removed: {m.group(1)[:60]}]" if m.group(1) else "[image removed]", text
     )
     text = _LINK_DEFINITION.sub("", text)
+    # No clickable links: a bot's comment is a trusted voice, and a link in it a phishing lure.
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1), text)
+    text = _BARE_URL.sub(lambda m: f"`{m.group(1)}`", text)
     text = text.replace("<", "&lt;").replace(">", "&gt;")
     text = _MENTION.sub(lambda m: f"`@{m.group(1)}`", text)
     lines = []

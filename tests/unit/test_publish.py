@@ -109,3 +109,16 @@ def test_a_finding_moved_or_shortened_to_fit_loses_its_suggestion() -> None:
     assert "suggestion:" not in comment_body(shortened, _inline(2, end=6).position)
     moved = _finding(9, "q = 1")  # outside the hunk: anchored on its nearest line
     assert "suggestion:" not in comment_body(moved, _inline(9).position)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("see [the docs](https://evil.example/login)", "see the docs (`https://evil.example/login`)"),
+        ("go to https://evil.example/x now", "go to `https://evil.example/x` now"),
+        ("[x](javascript:alert(1))", "x (`javascript:alert(1`))"),
+        ("already `https://ok.example` quoted", "already `https://ok.example` quoted"),
+    ],
+)
+def test_links_are_shown_not_clickable(text: str, shown: str) -> None:
+    assert sanitize(text) == shown
