@@ -2,7 +2,8 @@
 
 Model output is untrusted. Before anything is posted: no line may start a GitLab quick action,
 no @mention may ping anyone, no image or raw HTML may load (a markdown image is an exfiltration
-channel), no link is clickable (URLs are shown as code). Suggestions go inside a fence longer than any backtick run they contain.
+channel), no link is clickable (URLs are shown as code). Suggestions go inside a fence longer
+than any backtick run they contain.
 """
 
 from __future__ import annotations
