@@ -186,10 +186,14 @@ class GitLabClient:
     def _latest_version_refs(self, mr: Any) -> DiffRefs | None:
         """The SHAs of the MR's latest diff version, the ones GitLab's docs say a diff thread
         must carry (``/versions`` lists the newest first)."""
-        versions = self._call(
-            f"list the versions of !{mr.iid}",
-            lambda: mr.diffs.list(per_page=1, page=1, max_retries=self._retries),
-        )
+        try:
+            versions = self._call(
+                f"list the versions of !{mr.iid}",
+                lambda: mr.diffs.list(per_page=1, page=1, max_retries=self._retries),
+            )
+        except GitLabError as exc:  # no versions API here: the MR's diff_refs are the latest version's
+            log.info("using diff_refs of !%s: %s", mr.iid, exc)
+            return None
         if not versions:
             return None
         v = versions[0].attributes
