@@ -103,8 +103,14 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
         key = delivery_key(request, body)
         try:
             task_id = await run_in_threadpool(_dedupe_and_enqueue, decision, key)
-        except Exception:  # the queue's border: the broker is down or refused the message
-            log.exception("could not enqueue a review of project %s !%s", decision.project_id, decision.iid)
+        except Exception as exc:  # the queue's border: the broker is down or refused the message
+            # The type only: a broker error's text can carry its URL, password included.
+            log.error(
+                "could not enqueue a review of project %s !%s: %s",
+                decision.project_id,
+                decision.iid,
+                type(exc).__name__,
+            )
             metrics.WEBHOOKS.labels(outcome="enqueue_failed").inc()
             return JSONResponse({"status": "error", "reason": "queue unavailable"}, status_code=503)
         if task_id is None:
