@@ -168,6 +168,7 @@ class Tier(StrEnum):
 class PlanConfig:
     chunk_tokens: int = 6000  # the diff text of one model call; instructions come on top
     context: int = 3  # unchanged lines kept around each change
+    large_context: int = 2  # ... in an MR over lite_max_lines: every line sent costs there
     noise_globs: tuple[str, ...] = NOISE_GLOBS
     keep_globs: tuple[str, ...] = KEEP_GLOBS
     sensitive_globs: tuple[str, ...] = SENSITIVE_GLOBS
@@ -219,7 +220,8 @@ def plan_review(
             skipped.append(Skipped(file.path, reason))
     tier, tier_reason = _tier(reviewed, rules, config)
     sensitive = frozenset(file.path for file, _ in reviewed if _sensitive_reason(file.path, rules))
-    cutter = Cutter(config.chunk_tokens, config.context, counter, masker)
+    large = sum(changed for _, changed in reviewed) > config.lite_max_lines
+    cutter = Cutter(config.chunk_tokens, config.large_context if large else config.context, counter, masker)
     # Sensitive files get chunks of their own: those get a call per aspect, the rest one call.
     chunks = [
         chunk
