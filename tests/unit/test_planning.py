@@ -379,3 +379,15 @@ def test_a_file_cut_by_the_cost_guard_is_partly_reviewed() -> None:
     (skipped,) = result.skipped
     assert skipped.path == "src/big.py" and skipped.reason.startswith("partly reviewed")
     assert 0 < result.changed_lines < 180
+
+
+def test_a_large_merge_request_gets_two_lines_of_context_instead_of_three() -> None:
+    def file(path: str, added: int) -> FileDiff:
+        return changed(path, hunk("    " + "+" * added + "    ", start=10))
+
+    small_plan = plan([file("src/a.py", 5)])
+    large_plan = plan([file("src/a.py", 5), file("src/b.py", 160)])
+    unchanged = "   value = compute(item) + 1"
+    assert small_plan.chunks[0].text.count(unchanged) == 6  # 3 before and 3 after
+    a_part = large_plan.chunks[0].text.split("## src/b.py")[0]
+    assert a_part.count(unchanged) == 4  # 2 before and 2 after
