@@ -7,6 +7,7 @@ import random
 import threading
 from typing import Any
 
+import redis
 from celery import Task, shared_task
 
 from reviewer.config import Settings
@@ -75,11 +76,15 @@ def review_merge_request_task(
             ledger=ledger,
             catalog=services.catalog,
         )
-    except TransientError as exc:
-        log.warning("review of %s!%s will be retried: %s", project_id, iid, exc)
-        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from None
+    except (TransientError, redis.RedisError) as exc:
+        transient = exc if isinstance(exc, TransientError) else TransientError(f"Redis: {type(exc).__name__}")
+        log.warning("review of %s!%s will be retried: %s", project_id, iid, transient)
+        raise self.retry(exc=transient, countdown=retry_countdown(transient, self.request.retries)) from None
     finally:
-        if lock.owned():
-            lock.release()
+        try:
+            if lock.owned():
+                lock.release()
+        except redis.RedisError:
+            pass  # the lock expires by itself
     log.info("review of %s!%s (%s, delivery %s): %s", project_id, iid, trigger, delivery, outcome.status)
     return outcome.as_dict()
