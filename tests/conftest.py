@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,25 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no developer's .env is read
     yield
+
+
+@pytest.fixture
+def real_hooks(corpus: Path) -> list[tuple[str, str, bytes]]:
+    """(name, X-Gitlab-Event, body) of every real webhook payload of the corpus, with the event
+    header GitLab sends for it (system hooks for merge requests come as "System Hook")."""
+    hooks = []
+    for path in sorted((corpus / "webhooks").rglob("*.json")):
+        payload = json.loads(path.read_text())
+        if "system" in path.name:
+            event = "System Hook"
+        elif payload.get("object_kind") == "merge_request":
+            event = "Merge Request Hook"
+        elif payload.get("event_type") == "confidential_note":
+            event = "Confidential Note Hook"
+        else:
+            event = "Note Hook"
+        hooks.append((f"{path.parent.name}/{path.name}", event, path.read_bytes()))
+    return hooks
 
 
 @pytest.fixture

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from starlette.testclient import TestClient
 
@@ -136,27 +133,14 @@ def test_healthz_and_metrics() -> None:
     assert 'reviewer_webhooks_total{outcome="queued"}' in metrics.text
 
 
-def test_every_real_payload_gets_a_2xx(corpus: Path) -> None:
+def test_every_real_payload_gets_a_2xx(real_hooks: list[tuple[str, str, bytes]]) -> None:
     enqueue = Recorder()
     client = _client(enqueue)
-    for path in sorted((corpus / "webhooks").rglob("*.json")):
-        payload = json.loads(path.read_text())
-        kind = payload.get("object_kind")
-        event = (
-            "System Hook"
-            if "system" in path.name
-            else (
-                "Merge Request Hook"
-                if kind == "merge_request"
-                else "Confidential Note Hook"
-                if payload.get("event_type") == "confidential_note"
-                else "Note Hook"
-            )
-        )
+    for name, event, body in real_hooks:
         response = client.post(
             "/webhooks/gitlab",
-            content=path.read_bytes(),
+            content=body,
             headers={"X-Gitlab-Event": event, "X-Gitlab-Token": SECRET, "Content-Type": "application/json"},
         )
-        assert 200 <= response.status_code < 300, (path.name, response.text)
+        assert 200 <= response.status_code < 300, (name, response.text)
     assert enqueue.jobs, "the merge request 'open' payloads are queued"
