@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reviewer.config import Settings
+from reviewer.config import Settings, load_settings
 from reviewer.errors import ReviewerError
 
 log = logging.getLogger("reviewer")
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings()
+        settings = load_settings()
         _logging(settings.log_level)
         return int(args.run(args, settings) or 0)
     except ReviewerError as exc:

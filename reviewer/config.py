@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     llm_style_model: str | None = None
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
-    llm_structured: str = "auto"  # auto | json_schema | json_object
+    llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
     llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
     llm_concurrency: int = 16
     aig_token: SecretStr | None = None  # Cloudflare AI Gateway: cf-aig-authorization
@@ -140,3 +140,15 @@ class Settings(BaseSettings):
                 'REVIEWER_LLM_PRICES must be JSON like {"model": [input, output, cached_input]} '
                 f"(prices per million tokens): {exc}"
             ) from None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; an invalid value is a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"REVIEWER_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

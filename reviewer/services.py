@@ -53,7 +53,7 @@ def build_llm(settings: Settings) -> LLMClient | None:
         max_attempts=settings.llm_max_attempts,
         gateway_token=settings.aig_token.get_secret_value() if settings.aig_token else None,
         cache_ttl=settings.aig_cache_ttl,
-        structured=settings.llm_structured,  # type: ignore[arg-type]
+        structured=settings.llm_structured,
         prices=prices,
     )
     return LLMClient(config)

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Celery
 
-from reviewer.config import Settings
+from reviewer.config import load_settings
 from reviewer.errors import ConfigError
 
 REVIEW_QUEUE = "reviews"
@@ -57,7 +57,7 @@ def create_celery(url: str) -> Celery:
 
 
 def _from_environment() -> dict[str, Any]:
-    settings = Settings()
+    settings = load_settings()
     if not settings.redis_url:
         raise ConfigError(
             "a standalone worker needs REVIEWER_REDIS_URL (the broker the intake enqueues to); "

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from celery import Task, shared_task
 
-from reviewer.config import Settings
+from reviewer.config import load_settings
 from reviewer.errors import ConfigError, TransientError
 from reviewer.pipeline import ReviewRequest, review_merge_request
 from reviewer.services import Services, build_services
@@ -39,7 +39,7 @@ def _current() -> tuple[Services, ReviewLedger]:
     global _services, _ledger
     with _guard:
         if _services is None or _ledger is None:
-            settings = Settings()
+            settings = load_settings()
             if not settings.redis_url:
                 raise ConfigError("a standalone worker needs REVIEWER_REDIS_URL")
             _services = build_services(settings)
