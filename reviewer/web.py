@@ -67,6 +67,12 @@ def delivery_key(request: Request, body: bytes) -> str:
     return "body:" + hashlib.sha256(body).hexdigest()
 
 
+def _answer(code: int, outcome: str, **body: object) -> Response:
+    """The delivery's answer, counted by outcome."""
+    metrics.WEBHOOKS.labels(outcome=outcome).inc()
+    return JSONResponse(body, status_code=code)
+
+
 def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog) -> Starlette:
     def _dedupe_and_enqueue(job: ReviewJob, key: str) -> str | None:
         if not deliveries.first_time(key):
@@ -79,27 +85,20 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
 
     async def webhook(request: Request) -> Response:
         if not token_matches(request.headers.get("x-gitlab-token"), secrets):
-            metrics.WEBHOOKS.labels(outcome="rejected").inc()
             reason = "webhook secret not configured" if not secrets else "invalid X-Gitlab-Token"
-            return JSONResponse({"status": "rejected", "reason": reason}, status_code=401)
+            return _answer(401, "rejected", status="rejected", reason=reason)
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
-            metrics.WEBHOOKS.labels(outcome="invalid").inc()
-            return JSONResponse({"status": "rejected", "reason": "payload too large"}, status_code=413)
+            return _answer(413, "invalid", status="rejected", reason="payload too large")
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            metrics.WEBHOOKS.labels(outcome="invalid").inc()
-            return JSONResponse({"status": "rejected", "reason": "body is not JSON"}, status_code=400)
+            return _answer(400, "invalid", status="rejected", reason="body is not JSON")
         if not isinstance(payload, dict):
-            metrics.WEBHOOKS.labels(outcome="invalid").inc()
-            return JSONResponse(
-                {"status": "rejected", "reason": "body is not a JSON object"}, status_code=400
-            )
+            return _answer(400, "invalid", status="rejected", reason="body is not a JSON object")
         decision = classify(request.headers.get("x-gitlab-event"), payload)
         if isinstance(decision, Ignored):
-            metrics.WEBHOOKS.labels(outcome="ignored").inc()
-            return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=200)
+            return _answer(200, "ignored", status="ignored", reason=decision.reason)
         key = delivery_key(request, body)
         try:
             task_id = await run_in_threadpool(_dedupe_and_enqueue, decision, key)
@@ -111,12 +110,9 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
                 decision.iid,
                 type(exc).__name__,
             )
-            metrics.WEBHOOKS.labels(outcome="enqueue_failed").inc()
-            return JSONResponse({"status": "error", "reason": "queue unavailable"}, status_code=503)
+            return _answer(503, "enqueue_failed", status="error", reason="queue unavailable")
         if task_id is None:
-            metrics.WEBHOOKS.labels(outcome="duplicate").inc()
-            return JSONResponse({"status": "duplicate"}, status_code=200)
-        metrics.WEBHOOKS.labels(outcome="queued").inc()
+            return _answer(200, "duplicate", status="duplicate")
         log.info(
             "queued review of project %s !%s (%s) delivery %s",
             decision.project_id,
@@ -124,15 +120,14 @@ def create_app(secrets: Sequence[str], enqueue: Enqueue, deliveries: DeliveryLog
             decision.trigger,
             key,
         )
-        return JSONResponse(
-            {
-                "status": "queued",
-                "project_id": decision.project_id,
-                "iid": decision.iid,
-                "trigger": decision.trigger,
-                "task_id": task_id,
-            },
-            status_code=202,
+        return _answer(
+            202,
+            "queued",
+            status="queued",
+            project_id=decision.project_id,
+            iid=decision.iid,
+            trigger=decision.trigger,
+            task_id=task_id,
         )
 
     async def healthz(request: Request) -> Response:
