@@ -175,7 +175,7 @@ def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> 
     if isinstance(placement, Inline):
         # Masked: a hash of a line holding a weak password could be reversed by guessing.
         return with_fingerprint(finding, [masker(ln.text) for ln in placement.lines]), placement
-    return replace(with_fingerprint(finding, [str(finding.line)]), anchor=""), placement
+    return with_fingerprint(finding, [str(finding.line)], on_a_line=False), placement
 
 
 def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:

@@ -272,6 +272,7 @@ def from_record(record: dict[str, Any]) -> Finding:
     return Finding(**{**record, "severity": Severity(record["severity"]), "side": Side(record["side"])})
 
 
-def with_fingerprint(finding: Finding, anchored_text: Sequence[str]) -> Finding:
-    anchor = code_hash(anchored_text[0]) if anchored_text else ""
+def with_fingerprint(finding: Finding, anchored_text: Sequence[str], *, on_a_line: bool = True) -> Finding:
+    """The finding with its fingerprint and, when it sits on a diff line, that line's code hash."""
+    anchor = code_hash(anchored_text[0]) if on_a_line and anchored_text else ""
     return replace(finding, fingerprint=fingerprint(finding, anchored_text), anchor=anchor)
