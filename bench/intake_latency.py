@@ -28,8 +28,8 @@ from pathlib import Path
 
 import httpx
 
-from reviewer.embedded_redis import EmbeddedRedis
-from reviewer.state import connect
+from reviewer.app.embedded_redis import EmbeddedRedis
+from reviewer.app.state import connect
 from workers.celery_app import REVIEW_QUEUE
 
 SECRET = "bench-secret"
@@ -111,7 +111,7 @@ def main() -> int:
         )
         log = Path(home) / "serve.log"
         server = subprocess.Popen(
-            [sys.executable, "-m", "reviewer.cli", "serve", "--no-demo", "--port", str(port)],
+            [sys.executable, "-m", "reviewer.app.cli", "serve", "--no-demo", "--port", str(port)],
             env=env,
             cwd=home,
             stdout=log.open("wb"),

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reviewer.diff import FileDiff, parse_gitlab_diffs
-from reviewer.planning import Plan, PlanConfig, plan_review
-from reviewer.tokens import TokenCounter, default_counter
+from reviewer.diff.parsing import FileDiff, parse_gitlab_diffs
+from reviewer.review.planning import Plan, PlanConfig, plan_review
+from reviewer.review.tokens import TokenCounter, default_counter
 
 T = TypeVar("T")
 

@@ -29,10 +29,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from fakes.gateway_server import FakeGateway  # noqa: E402
 from fakes.gitrepo import GitRepo  # noqa: E402
 
-from reviewer.config import Settings  # noqa: E402
-from reviewer.diff import DiffRefs, FileDiff, parse_unified  # noqa: E402
-from reviewer.increment import changed_since  # noqa: E402
-from reviewer.services import build_engine  # noqa: E402
+from reviewer.app.config import Settings  # noqa: E402
+from reviewer.app.services import build_engine  # noqa: E402
+from reviewer.diff.parsing import DiffRefs, FileDiff, parse_unified  # noqa: E402
+from reviewer.gitlab.increment import changed_since  # noqa: E402
 
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its content (role, separators)
 
@@ -149,7 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=1.0, help="the stand-in's latency per call (s)")
     args = parser.parse_args()
-    from reviewer.tokens import default_counter
+    from reviewer.review.tokens import default_counter
 
     print(f"token counter: {default_counter().name} (the estimate errs high by about 8% on code)")
     with tempfile.TemporaryDirectory() as tmp, FakeGateway(latency=args.latency) as gateway:

@@ -1,7 +1,7 @@
 """The review engine: plain Python that turns a merge request's diff into placed findings.
 
 Layer rules (tests/unit/test_layers.py keeps them):
-- no Celery and no web framework are imported here; ``workers/`` and ``reviewer.web`` wire them;
-- only ``reviewer.config`` reads the environment; everything else is handed its settings;
-- only ``reviewer.gitlab`` talks to python-gitlab and only ``reviewer.llm`` to the openai SDK.
+- no Celery and no web framework are imported here; ``workers/`` and ``reviewer.app.web`` wire them;
+- only ``reviewer.app.config`` reads the environment; everything else is handed its settings;
+- only ``reviewer.gitlab.client`` talks to python-gitlab and only ``reviewer.model.client`` to the openai SDK.
 """

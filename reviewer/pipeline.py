@@ -8,22 +8,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reviewer import metrics
+from reviewer.app import metrics
+from reviewer.app.state import ReviewLedger
 from reviewer.catalog import ServiceCatalog, ServiceContext
-from reviewer.detectors.secrets import scan as scan_secrets
-from reviewer.diff import DiffParseError, FileDiff, MergeRequestDiff
-from reviewer.engine import Analysis, Engine
+from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
+from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
-from reviewer.findings import Finding, Side, code_hash
-from reviewer.gitlab import BotThread, GitLabClient, MergeRequestInfo
-from reviewer.increment import changed_since
-from reviewer.positions import Inline, InSummary
-from reviewer.prompts import TeamPolicy, parse_overrides
-from reviewer.publish import publish_inline, resolve_addressed
-from reviewer.report import render_report
-from reviewer.state import ReviewLedger
-from reviewer.summary import SummaryInput, render_summary
-from reviewer.usage import Usage
+from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
+from reviewer.gitlab.increment import changed_since
+from reviewer.gitlab.publish import publish_inline, resolve_addressed
+from reviewer.gitlab.summary import SummaryInput, render_summary
+from reviewer.model.usage import Usage
+from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.engine import Analysis, Engine
+from reviewer.review.findings import Finding, Side, code_hash
+from reviewer.review.prompts import TeamPolicy, parse_overrides
+from reviewer.review.report import render_report
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Celery
 
-from reviewer.config import load_settings
+from reviewer.app.config import load_settings
 from reviewer.errors import ConfigError
 
 REVIEW_QUEUE = "reviews"

@@ -11,13 +11,13 @@ from typing import Any
 from celery import Celery
 from celery.worker import WorkController
 
-from reviewer.config import Settings
-from reviewer.embedded_redis import EmbeddedRedis
-from reviewer.engine import Engine
-from reviewer.events import ReviewJob
-from reviewer.services import build_services
-from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
-from reviewer.web import create_app
+from reviewer.app.config import Settings
+from reviewer.app.embedded_redis import EmbeddedRedis
+from reviewer.app.events import ReviewJob
+from reviewer.app.services import build_services
+from reviewer.app.state import RedisDeliveryLog, ReviewLedger, connect
+from reviewer.app.web import create_app
+from reviewer.review.engine import Engine
 from workers import tasks
 from workers.celery_app import create_celery
 

@@ -10,11 +10,11 @@ from typing import Any
 import redis
 from celery import Task, shared_task
 
-from reviewer.config import load_settings
+from reviewer.app.config import load_settings
+from reviewer.app.services import Services, build_services
+from reviewer.app.state import ReviewLedger, connect
 from reviewer.errors import ConfigError, TransientError
 from reviewer.pipeline import ReviewRequest, review_merge_request
-from reviewer.services import Services, build_services
-from reviewer.state import ReviewLedger, connect
 
 log = logging.getLogger(__name__)
 

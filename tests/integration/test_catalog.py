@@ -14,11 +14,11 @@ from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 
+from reviewer.app.config import SHIPPED_PROMPTS, Settings
+from reviewer.app.services import build_catalog, build_engine
 from reviewer.catalog import BackstageCatalog, ServiceCatalog, parse_catalog_info
-from reviewer.config import SHIPPED_PROMPTS, Settings
-from reviewer.gitlab import GitLabClient
+from reviewer.gitlab.client import GitLabClient
 from reviewer.pipeline import ReviewRequest, review_merge_request
-from reviewer.services import build_catalog, build_engine
 
 PAYMENTS: dict[str, Any] = {
     "apiVersion": "backstage.io/v1alpha1",

@@ -19,7 +19,7 @@ from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
 
-from reviewer.cli import main
+from reviewer.app.cli import main
 
 AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -137,7 +137,7 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port))
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "reviewer.cli", "serve"],
+        [sys.executable, "-m", "reviewer.app.cli", "serve"],
         env=env,
         cwd=tmp_path,
         stdout=log.open("wb"),

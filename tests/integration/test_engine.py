@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from fakes.gateway_server import FakeGateway, answer, error
 
-from reviewer.config import SHIPPED_PROMPTS
-from reviewer.diff import DiffRefs, parse_unified
-from reviewer.engine import Engine, ModelChoice
-from reviewer.findings import Severity, Thresholds
-from reviewer.llm import GatewayConfig, LLMClient
-from reviewer.planning import PlanConfig, Tier
-from reviewer.positions import Inline
-from reviewer.prompts import PromptStore
-from reviewer.tokens import default_counter
-from reviewer.usage import Price
+from reviewer.app.config import SHIPPED_PROMPTS
+from reviewer.diff.parsing import DiffRefs, parse_unified
+from reviewer.diff.positions import Inline
+from reviewer.model.client import GatewayConfig, LLMClient
+from reviewer.model.usage import Price
+from reviewer.review.engine import Engine, ModelChoice
+from reviewer.review.findings import Severity, Thresholds
+from reviewer.review.planning import PlanConfig, Tier
+from reviewer.review.prompts import PromptStore
+from reviewer.review.tokens import default_counter
 
 REFS = DiffRefs("b" * 40, "s" * 40, "h" * 40)
 AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

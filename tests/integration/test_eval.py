@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fakes.gateway_server import FakeGateway
 
-from reviewer.cli import main
-from reviewer.config import SHIPPED_PROMPTS
+from reviewer.app.cli import main
+from reviewer.app.config import SHIPPED_PROMPTS
 from reviewer.errors import ConfigError
-from reviewer.evaluation import load_cases
+from reviewer.review.evaluation import load_cases
 
 SHELL = "--- a/run.py\n+++ b/run.py\n@@ -1,2 +1,3 @@\n import os\n+os.system('ls ' + arg)\n x = 1\n"
 CLEAN = "--- a/util.py\n+++ b/util.py\n@@ -1 +1,2 @@\n x = 1\n+print(x)\n"

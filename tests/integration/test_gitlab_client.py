@@ -1,4 +1,4 @@
-"""reviewer.gitlab against the GitLab stand-in, over HTTP through python-gitlab."""
+"""reviewer.gitlab.client against the GitLab stand-in, over HTTP through python-gitlab."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 
-from reviewer.diff import LineKind
+from reviewer.diff.parsing import LineKind
+from reviewer.diff.positions import Inline, LineIndex
 from reviewer.errors import GitLabError, PositionRejected, TransientError
-from reviewer.findings import Side
-from reviewer.gitlab import GitLabClient
-from reviewer.positions import Inline, LineIndex
+from reviewer.gitlab.client import GitLabClient
+from reviewer.review.findings import Side
 
 
 @pytest.fixture

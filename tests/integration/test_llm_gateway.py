@@ -1,4 +1,4 @@
-"""reviewer.llm against the gateway stand-in, over HTTP, through the real openai SDK."""
+"""reviewer.model.client against the gateway stand-in, over HTTP, through the real openai SDK."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from fakes.gateway_server import (
 from openai.types.chat import ChatCompletion
 
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
-from reviewer.llm import AnswerInvalid, GatewayConfig, LLMClient
-from reviewer.usage import Price, Usage
+from reviewer.model.client import AnswerInvalid, GatewayConfig, LLMClient
+from reviewer.model.usage import Price, Usage
 
 API_KEY = "sk-test-provider-key-0123456789"
 GATEWAY_TOKEN = "cf-gateway-token-abcdef987654"
@@ -375,7 +375,7 @@ def test_a_model_without_price_costs_nothing_and_is_flagged(gateway, harness, ca
     h = harness(prices={"priced": Price(1.0, 1.0)})
     gateway.script(answer("x", prompt_tokens=10, completion_tokens=5))
 
-    with caplog.at_level(logging.WARNING, logger="reviewer.llm"):
+    with caplog.at_level(logging.WARNING, logger="reviewer.model.client"):
         result = h.client.complete(MESSAGES, models=["mystery"])
 
     assert result.usage.cost == 0.0

@@ -14,10 +14,10 @@ from fakes.gateway_server import FakeGateway, answer
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 
-from reviewer.config import Settings
-from reviewer.gitlab import GitLabClient
+from reviewer.app.config import Settings
+from reviewer.app.services import build_engine
+from reviewer.gitlab.client import GitLabClient
 from reviewer.pipeline import ReviewRequest, review_merge_request
-from reviewer.services import build_engine
 
 BASE = "def load(path):\n    with open(path) as f:\n        return f.read()\n"
 FEATURE = "import os\n\ndef load(path):\n    os.system('cat ' + path)\n" + BASE.split("\n", 1)[1]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reviewer.embedded_redis import EmbeddedRedis
-from reviewer.state import RedisDeliveryLog, ReviewLedger, connect
+from reviewer.app.embedded_redis import EmbeddedRedis
+from reviewer.app.state import RedisDeliveryLog, ReviewLedger, connect
 
 
 @pytest.fixture(scope="module")

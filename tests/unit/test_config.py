@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.config import DEFAULT_PRICES, Settings, load_settings
+from reviewer.app.config import DEFAULT_PRICES, Settings, load_settings
 from reviewer.errors import ConfigError
 
 

@@ -14,9 +14,9 @@ from unidiff import PatchSet
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchedFile
 
-from reviewer.diff import DiffParseError, FileDiff, FileStatus, LineKind, parse_unified
-from reviewer.findings import Side
-from reviewer.positions import Inline, LineIndex
+from reviewer.diff.parsing import DiffParseError, FileDiff, FileStatus, LineKind, parse_unified
+from reviewer.diff.positions import Inline, LineIndex
+from reviewer.review.findings import Side
 
 CORPUS = Path(__file__).parents[3] / "shared" / "corpus"
 if not CORPUS.is_dir():
@@ -89,7 +89,7 @@ def test_corpus_file_parses_and_places_or_is_refused(path: Path) -> None:
 
 
 def assert_every_line_is_placed_on_itself(files: list[FileDiff]) -> None:
-    from reviewer.diff import DiffRefs
+    from reviewer.diff.parsing import DiffRefs
 
     index = LineIndex(files, DiffRefs(*REFS_ARGS))
     for file in files:

@@ -1,4 +1,4 @@
-"""reviewer.diff: GitLab's per-file diffs and whole unified diffs into FileDiff/Hunk/DiffLine."""
+"""reviewer.diff.parsing: GitLab's per-file diffs and whole unified diffs into FileDiff/Hunk/DiffLine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer.diff import (
+from reviewer.diff.parsing import (
     BINARY,
     WITHHELD,
     DiffParseError,

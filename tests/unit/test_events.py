@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from reviewer.events import Ignored, ReviewJob, classify
+from reviewer.app.events import Ignored, ReviewJob, classify
 
 
 def _mr(action: str, **attrs: object) -> dict[str, object]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from reviewer.errors import ModelOutputInvalid
-from reviewer.findings import Finding, Severity, Side, Thresholds, fingerprint, parse_answer, select
+from reviewer.review.findings import Finding, Severity, Side, Thresholds, fingerprint, parse_answer, select
 
 
 def _item(**over: object) -> dict[str, object]:

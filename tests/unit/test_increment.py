@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from reviewer.diff import FileDiff, FileStatus, parse_unified
-from reviewer.increment import changed_since
+from reviewer.diff.parsing import FileDiff, FileStatus, parse_unified
+from reviewer.gitlab.increment import changed_since
 
 MR = """\
 diff --git a/a.py b/a.py

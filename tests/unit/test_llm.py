@@ -1,4 +1,4 @@
-"""reviewer.llm's pure parts: metadata header, prices and usage, the circuit breaker, configuration."""
+"""reviewer.model.client's pure parts: metadata header, prices and usage, the circuit breaker, configuration."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from reviewer.aig import METADATA_MAX_CHARS, metadata_header
-from reviewer.breaker import CircuitBreaker
 from reviewer.errors import ConfigError
-from reviewer.llm import GatewayConfig, LLMClient, _retry_after_seconds
-from reviewer.usage import Price, Usage
+from reviewer.model.aig import METADATA_MAX_CHARS, metadata_header
+from reviewer.model.breaker import CircuitBreaker
+from reviewer.model.client import GatewayConfig, LLMClient, _retry_after_seconds
+from reviewer.model.usage import Price, Usage
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""reviewer.planning: what is reviewed, the tier, and chunks under the token budget."""
+"""reviewer.review.planning: what is reviewed, the tier, and chunks under the token budget."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer.detectors.secrets import Masker
-from reviewer.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
-from reviewer.planning import NOISE_GLOBS, Plan, PlanConfig, Tier, plan_review
-from reviewer.tokens import EstimatedCounter
+from reviewer.diff.parsing import DiffLine, FileDiff, FileStatus, Hunk, LineKind
+from reviewer.review.detectors.secrets import Masker
+from reviewer.review.planning import NOISE_GLOBS, Plan, PlanConfig, Tier, plan_review
+from reviewer.review.tokens import EstimatedCounter
 
 A, R, C = LineKind.ADDED, LineKind.REMOVED, LineKind.CONTEXT
 COUNTER = EstimatedCounter()

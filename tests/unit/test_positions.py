@@ -1,4 +1,4 @@
-"""reviewer.positions: which line a finding anchors to, and the GitLab position for it."""
+"""reviewer.diff.positions: which line a finding anchors to, and the GitLab position for it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from fakes.gitlab_rules import check_position
 from fakes.gitlab_rules import line_code as rules_line_code
 from fakes.gitlab_rules import line_codes as rules_line_codes
 
-from reviewer.diff import WITHHELD, DiffRefs, parse_gitlab_diffs
-from reviewer.findings import Side
-from reviewer.gitlab import position_payload
-from reviewer.positions import (
+from reviewer.diff.parsing import WITHHELD, DiffRefs, parse_gitlab_diffs
+from reviewer.diff.positions import (
     NO_CHANGED_LINES,
     NOT_IN_DIFF,
     Inline,
@@ -24,6 +22,8 @@ from reviewer.positions import (
     Position,
     line_code,
 )
+from reviewer.gitlab.client import position_payload
+from reviewer.review.findings import Side
 
 REFS = DiffRefs(base_sha="b" * 40, start_sha="s" * 40, head_sha="h" * 40)
 

@@ -23,10 +23,10 @@ from fakes.gitlab_rules import check_position, positions_for_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer.diff import DiffRefs, parse_gitlab_diffs
-from reviewer.findings import Side
-from reviewer.gitlab import position_payload
-from reviewer.positions import MAX_MOVE, Inline, LineIndex
+from reviewer.diff.parsing import DiffRefs, parse_gitlab_diffs
+from reviewer.diff.positions import MAX_MOVE, Inline, LineIndex
+from reviewer.gitlab.client import position_payload
+from reviewer.review.findings import Side
 
 GIT = shutil.which("git")
 pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed")

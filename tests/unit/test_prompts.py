@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.config import SHIPPED_PROMPTS
+from reviewer.app.config import SHIPPED_PROMPTS
 from reviewer.errors import ConfigError
-from reviewer.findings import Severity
-from reviewer.prompts import PromptStore, parse_overrides
+from reviewer.review.findings import Severity
+from reviewer.review.prompts import PromptStore, parse_overrides
 
 
 def test_shipped_prompts_render_stable_part_first_and_diff_last() -> None:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.diff import DiffRefs, parse_unified
-from reviewer.findings import Finding, Severity, Side
-from reviewer.gitlab import BotThread
-from reviewer.positions import Inline, LineIndex
-from reviewer.publish import comment_body, resolve_addressed, sanitize
+from reviewer.diff.parsing import DiffRefs, parse_unified
+from reviewer.diff.positions import Inline, LineIndex
+from reviewer.gitlab.client import BotThread
+from reviewer.gitlab.publish import comment_body, resolve_addressed, sanitize
+from reviewer.review.findings import Finding, Severity, Side
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""reviewer.render: the compact, numbered diff the model reads."""
+"""reviewer.diff.render: the compact, numbered diff the model reads."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.detectors.secrets import Masker
-from reviewer.diff import DiffLine, DiffParseError, FileDiff, FileStatus, Hunk, LineKind, parse_unified
-from reviewer.render import render_file, render_hunk
+from reviewer.diff.parsing import (
+    DiffLine,
+    DiffParseError,
+    FileDiff,
+    FileStatus,
+    Hunk,
+    LineKind,
+    parse_unified,
+)
+from reviewer.diff.render import render_file, render_hunk
+from reviewer.review.detectors.secrets import Masker
 
 A, R, C = LineKind.ADDED, LineKind.REMOVED, LineKind.CONTEXT
 

@@ -1,4 +1,4 @@
-"""reviewer.report: text, JSON (the findings contract), GitLab Code Quality and SARIF 2.1.0."""
+"""reviewer.review.report: text, JSON (the findings contract), GitLab Code Quality and SARIF 2.1.0."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reviewer.findings import ANSWER_SCHEMA, Finding, Severity, Side, parse_answer
-from reviewer.planning import Skipped, Tier
-from reviewer.report import render_report
-from reviewer.usage import Usage
+from reviewer.model.usage import Usage
+from reviewer.review.findings import ANSWER_SCHEMA, Finding, Severity, Side, parse_answer
+from reviewer.review.planning import Skipped, Tier
+from reviewer.review.report import render_report
 
 FINDINGS = [
     Finding(

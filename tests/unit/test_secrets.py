@@ -1,4 +1,4 @@
-"""reviewer.detectors.secrets: secrets in added lines, and the masker that keeps them in.
+"""reviewer.review.detectors.secrets: secrets in added lines, and the masker that keeps them in.
 
 Test secrets are assembled at run time so that no scanner flags this file itself.
 """
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.detectors import secrets
-from reviewer.detectors.secrets import REDACTED, Masker, masked_preview, scan
-from reviewer.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind, parse_unified
-from reviewer.findings import Severity, Side
-from reviewer.render import render_file
+from reviewer.diff.parsing import DiffLine, FileDiff, FileStatus, Hunk, LineKind, parse_unified
+from reviewer.diff.render import render_file
+from reviewer.review.detectors import secrets
+from reviewer.review.detectors.secrets import REDACTED, Masker, masked_preview, scan
+from reviewer.review.findings import Severity, Side
 
 AWS_KEY = "AKIA" + "IOSFODNN7" + "EXAMPLE"  # AWS's documentation example
 GITHUB_TOKEN = "ghp_" + "x7Kp2QmZ9vR4tL8wN3bY6cH1dF5gJ0sA" + "e2Wq"

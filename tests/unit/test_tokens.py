@@ -1,4 +1,4 @@
-"""reviewer.tokens: the offline choice of counter, and the estimate's calibration."""
+"""reviewer.review.tokens: the offline choice of counter, and the estimate's calibration."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer import tokens
-from reviewer.tokens import EstimatedCounter, default_counter
+from reviewer.review import tokens
+from reviewer.review.tokens import EstimatedCounter, default_counter
 
 O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 # o200k_base's split pattern as tiktoken_ext declares it; each piece it makes is at least one token.

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from reviewer.events import ReviewJob
-from reviewer.web import create_app, token_matches
+from reviewer.app.events import ReviewJob
+from reviewer.app.web import create_app, token_matches
 
 SECRET = "s3cret-token"
 

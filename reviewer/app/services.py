@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reviewer.app.config import Settings
 from reviewer.catalog import BackstageCatalog, ServiceCatalog
-from reviewer.config import Settings
-from reviewer.engine import Engine, ModelChoice
 from reviewer.errors import ConfigError
-from reviewer.findings import Severity, Thresholds
-from reviewer.gitlab import GitLabClient
-from reviewer.llm import GatewayConfig, LLMClient
-from reviewer.planning import PlanConfig
-from reviewer.prompts import PromptStore
-from reviewer.tokens import default_counter
-from reviewer.usage import Price
+from reviewer.gitlab.client import GitLabClient
+from reviewer.model.client import GatewayConfig, LLMClient
+from reviewer.model.usage import Price
+from reviewer.review.engine import Engine, ModelChoice
+from reviewer.review.findings import Severity, Thresholds
+from reviewer.review.planning import PlanConfig
+from reviewer.review.prompts import PromptStore
+from reviewer.review.tokens import default_counter
 
 
 @dataclass

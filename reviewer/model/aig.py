@@ -9,7 +9,7 @@ import math
 import threading
 from collections.abc import Mapping
 
-log = logging.getLogger("reviewer.llm")
+log = logging.getLogger("reviewer.model.client")
 
 MetadataValue = str | int | float | bool
 

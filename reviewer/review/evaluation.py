@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from reviewer.diff import DiffRefs, parse_unified
-from reviewer.engine import Engine
+from reviewer.diff.parsing import DiffRefs, parse_unified
 from reviewer.errors import ConfigError
-from reviewer.findings import Finding
-from reviewer.prompts import TeamPolicy
-from reviewer.usage import Usage
+from reviewer.model.usage import Usage
+from reviewer.review.engine import Engine
+from reviewer.review.findings import Finding
+from reviewer.review.prompts import TeamPolicy
 
 _REFS = DiffRefs("eval", "eval", "eval")
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from reviewer.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
+from reviewer.diff.parsing import DiffLine, FileDiff, FileStatus, Hunk, LineKind
 
 __all__ = ["render_file", "render_header", "render_hunk", "render_line"]
 

@@ -10,16 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reviewer.detectors.secrets import scan as scan_secrets
-from reviewer.diff import DiffRefs, FileDiff
+from reviewer.diff.parsing import DiffRefs, FileDiff
+from reviewer.diff.positions import Inline, LineIndex, Placement
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
-from reviewer.findings import Finding, select, with_fingerprint
-from reviewer.llm import AnswerInvalid, LLMClient
-from reviewer.planning import Chunk, Plan, PlanConfig, Tier, plan_review
-from reviewer.positions import Inline, LineIndex, Placement
-from reviewer.prompts import PromptStore, TeamPolicy
-from reviewer.tokens import TokenCounter
-from reviewer.usage import Usage
+from reviewer.model.client import AnswerInvalid, LLMClient
+from reviewer.model.usage import Usage
+from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.findings import Finding, select, with_fingerprint
+from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review
+from reviewer.review.prompts import PromptStore, TeamPolicy
+from reviewer.review.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Settings from the environment (or a ``.env`` file), prefix ``REVIEWER_``.
 
 This is the only module that reads the environment. Build ``Settings()`` once per process at the
-edge (``reviewer.cli``, the worker start-up) and hand the values to the constructors that need them.
+edge (``reviewer.app.cli``, the worker start-up) and hand the values to the constructors that need them.
 Tokens are ``SecretStr``: they print as ``**********``.
 """
 
@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 # An installed wheel carries prompts/ as reviewer/_prompts; a checkout (or editable install) has it
 # beside the package.
 SHIPPED_PROMPTS = next(

@@ -40,8 +40,8 @@ from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 from detect_secrets.settings import get_plugins, transient_settings
 
-from reviewer.diff import FileDiff, LineKind
-from reviewer.findings import Finding, Severity, Side
+from reviewer.diff.parsing import FileDiff, LineKind
+from reviewer.review.findings import Finding, Severity, Side
 
 __all__ = ["REDACTED", "Masker", "SecretScan", "masked_preview", "scan"]
 

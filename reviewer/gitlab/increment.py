@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from reviewer.diff import FileDiff, FileStatus, Hunk, LineKind
+from reviewer.diff.parsing import FileDiff, FileStatus, Hunk, LineKind
 
 _WHOLE_FILE = [(1, sys.maxsize)]
 CONTEXT = 3  # unchanged lines kept around what a push changed, as GitLab's hunks do

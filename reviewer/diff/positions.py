@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from reviewer.diff import WITHHELD, DiffLine, DiffRefs, FileDiff, LineKind
-from reviewer.findings import Side
+from reviewer.diff.parsing import WITHHELD, DiffLine, DiffRefs, FileDiff, LineKind
+from reviewer.review.findings import Side
 
 MAX_MOVE = 5  # how far outside a hunk a finding may be moved onto the hunk's nearest line
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
-from reviewer.findings import Finding, Severity, Side
+from reviewer.review.findings import Finding, Severity, Side
 
 __all__ = ["FORMATS", "ReportFormat", "fingerprint_of", "render_report"]
 

@@ -27,7 +27,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from reviewer.errors import ConfigError
-from reviewer.findings import Severity, Thresholds
+from reviewer.review.findings import Severity, Thresholds
 
 ASPECTS = ("security", "style")
 _ASPECT_TITLES = {"security": "security", "style": "correctness and style"}

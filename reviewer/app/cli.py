@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reviewer.config import Settings, load_settings
+from reviewer.app.config import Settings, load_settings
 from reviewer.errors import ReviewerError
 
 log = logging.getLogger("reviewer")
@@ -106,8 +106,8 @@ def _logging(level: str) -> None:
 
 
 def _review(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.local import review_local_diff
-    from reviewer.services import build_catalog, build_engine, build_gitlab
+    from reviewer.app.services import build_catalog, build_engine, build_gitlab
+    from reviewer.review.local import review_local_diff
 
     if args.diff or args.git:
         if args.project:
@@ -143,7 +143,7 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rank(severity: str) -> int:
-    from reviewer.findings import Severity
+    from reviewer.review.findings import Severity
 
     return Severity(severity).rank
 
@@ -267,7 +267,7 @@ def _redact(url: str) -> str:
 
 def _demo_review(engine: Any) -> None:
     """First contact: review the last commit of the repository at hand, so a newcomer sees work."""
-    from reviewer.local import review_local_diff
+    from reviewer.review.local import review_local_diff
 
     try:
         text = _git_diff("HEAD~1..HEAD")
@@ -286,8 +286,8 @@ def _demo_review(engine: Any) -> None:
 
 
 def _prompts(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.prompts import PromptStore, parse_overrides
-    from reviewer.services import thresholds
+    from reviewer.app.services import thresholds
+    from reviewer.review.prompts import PromptStore, parse_overrides
 
     store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
     if args.action == "check":
@@ -318,8 +318,8 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.evaluation import evaluate, load_cases, render_evaluation
-    from reviewer.services import build_engine
+    from reviewer.app.services import build_engine
+    from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
 
     if not settings.llm_configured:
         print("reviewer: no gateway configured: only the deterministic checks are measured", file=sys.stderr)
@@ -342,7 +342,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.doctor import run_checks
+    from reviewer.app.doctor import run_checks
 
     results = run_checks(settings)
     for result in results:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import httpx
 import redis
 
-from reviewer.config import Settings
+from reviewer.app.config import Settings
+from reviewer.app.services import build_gitlab, build_llm, thresholds
+from reviewer.app.state import connect
 from reviewer.errors import ReviewerError
-from reviewer.prompts import PromptStore
-from reviewer.services import build_gitlab, build_llm, thresholds
-from reviewer.state import connect
+from reviewer.review.prompts import PromptStore
 
 
 @dataclass(frozen=True, slots=True)

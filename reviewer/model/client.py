@@ -43,11 +43,11 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from reviewer.aig import MetadataValue, metadata_header, warn_once
-from reviewer.breaker import CircuitBreaker
 from reviewer.errors import ConfigError, GatewayRejected, ModelOutputInvalid, ReviewerError, TransientError
-from reviewer.findings import ANSWER_SCHEMA, Finding, ParsedAnswer, parse_answer
-from reviewer.usage import Price, Usage
+from reviewer.model.aig import MetadataValue, metadata_header, warn_once
+from reviewer.model.breaker import CircuitBreaker
+from reviewer.model.usage import Price, Usage
+from reviewer.review.findings import ANSWER_SCHEMA, Finding, ParsedAnswer, parse_answer
 
 __all__ = [
     "AnswerInvalid",

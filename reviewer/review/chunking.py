@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import TypeVar
 
-from reviewer.diff import FileDiff, Hunk, LineKind
-from reviewer.render import render_header, render_hunk
-from reviewer.tokens import TokenCounter
+from reviewer.diff.parsing import FileDiff, Hunk, LineKind
+from reviewer.diff.render import render_header, render_hunk
+from reviewer.review.tokens import TokenCounter
 
 _T = TypeVar("_T")
 

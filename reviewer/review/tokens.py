@@ -65,7 +65,7 @@ def default_counter(encoding: str = "o200k_base", *, cache_dir: str | Path | Non
     """The best counter available offline for ``encoding``; never touches the network.
 
     ``cache_dir`` is where tiktoken keeps its downloads (what ``TIKTOKEN_CACHE_DIR`` says; the
-    caller passes it, since only ``reviewer.config`` reads the environment). Without it, tiktoken's
+    caller passes it, since only ``reviewer.app.config`` reads the environment). Without it, tiktoken's
     own default is searched: ``<tempdir>/data-gym-cache``. The file must have the hash tiktoken
     expects; a missing, corrupt or unreadable file means the estimate. Only ``o200k_base`` can be
     loaded this way; any other name gets the estimate.

@@ -3,11 +3,11 @@ report (text, json, GitLab Code Quality, SARIF) instead of posted."""
 
 from __future__ import annotations
 
-from reviewer.diff import DiffRefs, parse_unified
-from reviewer.engine import Engine
-from reviewer.findings import Severity
-from reviewer.prompts import TeamPolicy
-from reviewer.report import render_report
+from reviewer.diff.parsing import DiffRefs, parse_unified
+from reviewer.review.engine import Engine
+from reviewer.review.findings import Severity
+from reviewer.review.prompts import TeamPolicy
+from reviewer.review.report import render_report
 
 LOCAL_REFS = DiffRefs("local", "local", "local")
 

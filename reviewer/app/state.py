@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from reviewer.findings import Finding, from_record, to_record
+from reviewer.review.findings import Finding, from_record, to_record
 
 
 def connect(url: str) -> redis.Redis:

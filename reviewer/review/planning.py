@@ -9,7 +9,7 @@
    Every input file ends up either in ``skipped`` or in exactly one chunk (split files in several).
 2. The tier: ``trivial`` (at most 10 changed lines in at most 2 files), ``lite`` (at most 150
    lines), else ``full``; any reviewed file on a security-sensitive path makes it ``full``.
-3. Chunks: the files rendered for the model (``reviewer.render``), packed in their order into
+3. Chunks: the files rendered for the model (``reviewer.diff.render``), packed in their order into
    chunks of at most ``chunk_tokens`` so that small files share one call and its instructions.
    A file over the budget is split between hunks; a hunk over the budget between lines. Every
    changed line is in exactly one chunk.
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from reviewer.chunking import Chunk, Cutter, pack
-from reviewer.diff import FileDiff, FileStatus, LineKind
-from reviewer.tokens import TokenCounter
+from reviewer.diff.parsing import FileDiff, FileStatus, LineKind
+from reviewer.review.chunking import Chunk, Cutter, pack
+from reviewer.review.tokens import TokenCounter
 
 __all__ = [
     "KEEP_GLOBS",

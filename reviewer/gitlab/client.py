@@ -27,7 +27,7 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
 
-from reviewer.diff import (
+from reviewer.diff.parsing import (
     DiffParseError,
     DiffRefs,
     FileDiff,
@@ -35,9 +35,9 @@ from reviewer.diff import (
     parse_gitlab_diffs,
     parse_unified,
 )
+from reviewer.diff.positions import LinePoint, Position
 from reviewer.errors import GitLabError, PositionRejected, TransientError
-from reviewer.findings import Side
-from reviewer.positions import LinePoint, Position
+from reviewer.review.findings import Side
 
 log = logging.getLogger(__name__)
 

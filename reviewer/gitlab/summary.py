@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from reviewer.findings import Finding, Severity
-from reviewer.gitlab import SUMMARY_MARKER
-from reviewer.planning import Plan
-from reviewer.publish import sanitize
-from reviewer.usage import Usage
+from reviewer.gitlab.client import SUMMARY_MARKER
+from reviewer.gitlab.publish import sanitize
+from reviewer.model.usage import Usage
+from reviewer.review.findings import Finding, Severity
+from reviewer.review.planning import Plan
 
 _MAX_LISTED = 50
 

@@ -24,8 +24,15 @@ from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk as UnidiffHunk
 from unidiff.patch import PatchedFile
 
+from reviewer.diff.git_header import (
+    DEV_NULL,
+    git_paths,
+    is_binary_notice,
+    read_git_header,
+    strip_prefix,
+    unquote,
+)
 from reviewer.errors import ReviewerError
-from reviewer.git_header import DEV_NULL, git_paths, is_binary_notice, read_git_header, strip_prefix, unquote
 
 
 class LineKind(StrEnum):

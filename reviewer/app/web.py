@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reviewer import metrics
-from reviewer.events import Ignored, ReviewJob, classify
+from reviewer.app import metrics
+from reviewer.app.events import Ignored, ReviewJob, classify
 
 log = logging.getLogger(__name__)
 

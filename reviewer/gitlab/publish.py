@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reviewer.diff.positions import Inline, InSummary, Placement, Position
 from reviewer.errors import PositionRejected
-from reviewer.findings import Finding, Severity, Side
-from reviewer.gitlab import BotThread
-from reviewer.positions import Inline, InSummary, Placement, Position
+from reviewer.gitlab.client import BotThread
+from reviewer.review.findings import Finding, Severity, Side
 
 log = logging.getLogger(__name__)
 
