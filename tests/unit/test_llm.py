@@ -1,4 +1,4 @@
-"""reviewer.model.client's pure parts: metadata header, prices and usage, the circuit breaker, configuration."""
+"""reviewer.model.client's pure parts: metadata header, prices, usage, the circuit breaker, configuration."""
 
 from __future__ import annotations
 
