@@ -1,4 +1,5 @@
-# Two entry points: `make run` (install, then serve on the embedded defaults) and `make test`.
+# Two entry points: `make run` (install, then serve on the embedded defaults) and `make test`
+# (ruff, the import contracts of pyproject.toml, then pytest).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check reviewer workers tests bench
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -26,4 +28,4 @@ bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
