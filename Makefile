@@ -1,5 +1,5 @@
 # Two entry points: `make run` (install, then serve on the embedded defaults) and `make test`
-# (ruff, the import contracts of pyproject.toml, then pytest).
+# (ruff, the import contracts of pyproject.toml, mypy: strict on reviewer/, then pytest).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -18,11 +18,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check reviewer workers tests bench
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check reviewer workers tests bench
-	$(BIN)/mypy reviewer workers
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -97,7 +97,7 @@ def test_a_review_applies_the_owner_teams_policy_and_tells_the_gateway(
             backstage_url=backstage.url,
             backstage_token=backstage.token,
             _env_file=None,
-        )  # type: ignore[call-arg]
+        )
         review_merge_request(
             build_engine(settings),
             GitLabClient(gitlab.url, gitlab.token),

@@ -29,7 +29,7 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_tokens_print_masked() -> None:
-    settings = Settings(gitlab_token="glpat-secret", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(gitlab_token="glpat-secret", _env_file=None)
     assert "glpat-secret" not in repr(settings) and "glpat-secret" not in str(settings)
 
 
