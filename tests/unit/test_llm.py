@@ -12,7 +12,8 @@ import pytest
 from reviewer.errors import ConfigError
 from reviewer.model.aig import METADATA_MAX_CHARS, metadata_header
 from reviewer.model.breaker import CircuitBreaker
-from reviewer.model.client import GatewayConfig, LLMClient, _retry_after_seconds
+from reviewer.model.client import GatewayConfig, LLMClient
+from reviewer.model.failures import retry_after_seconds
 from reviewer.model.usage import Price, Usage
 
 
@@ -167,13 +168,13 @@ def test_breaker_counts_failures_from_many_threads():
     ],
 )
 def test_retry_after_values(headers, expected):
-    assert _retry_after_seconds(headers) == expected
+    assert retry_after_seconds(headers) == expected
 
 
 def test_retry_after_as_an_http_date():
     date = email.utils.formatdate(time.time() + 30, usegmt=True)
 
-    assert _retry_after_seconds({"retry-after": date}) == pytest.approx(30, abs=2)
+    assert retry_after_seconds({"retry-after": date}) == pytest.approx(30, abs=2)
 
 
 # configuration ----------------------------------------------------------------------------------
