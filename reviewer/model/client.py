@@ -43,7 +43,7 @@ from reviewer.model.answers import AnswerInvalid, AspectAnswer, repair_messages,
 from reviewer.model.breaker import CircuitBreaker
 from reviewer.model.calls import Completion, Message, Request, read_completion
 from reviewer.model.failures import AttemptFailed, ModelSkipped, Scrubber, give_up, translate
-from reviewer.model.structured import StructuredMode, StructuredOutput, with_json_word
+from reviewer.model.structured import StructuredMode, StructuredOutput, strict_schema, with_json_word
 from reviewer.model.usage import Price, Usage
 from reviewer.review.findings import ANSWER_SCHEMA
 
@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_FINDINGS_SCHEMA = strict_schema(ANSWER_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class LLMClient:
         metadata: Mapping[str, MetadataValue | None] | None,
     ) -> Completion:
         return self.complete(
-            messages, models=models, metadata=metadata, json_schema=ANSWER_SCHEMA, schema_name="findings"
+            messages, models=models, metadata=metadata, json_schema=_FINDINGS_SCHEMA, schema_name="findings"
         )
 
     # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 ``json_schema`` (strict) where the endpoint takes it, ``json_object`` where it answers 400 to that:
 what a model refused is remembered for the life of the process. The answer is validated either way
 (``reviewer.model.answers``).
+
+OpenAI's strict mode takes a subset of JSON Schema: every object lists all its properties as
+required and has ``additionalProperties: false``; an optional value is a nullable one; length and
+range keywords are refused. ``strict_schema`` turns a pydantic-generated schema into that subset.
 """
 
 from __future__ import annotations
@@ -19,6 +23,28 @@ from reviewer.model.calls import Message
 log = logging.getLogger(__name__)
 
 StructuredMode = Literal["auto", "json_schema", "json_object"]
+
+
+# What strict mode accepts besides the structure (type, properties, items, anyOf, enum, const...);
+# titles, defaults and the length and range constraints are dropped.
+_DROPPED = frozenset(
+    {
+        "title",
+        "default",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "pattern",
+        "format",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+    }
+)
 
 
 class StructuredOutput:
@@ -68,6 +94,35 @@ def with_json_word(messages: Sequence[Message]) -> Sequence[Message]:
     if any("json" in m.get("content", "").lower() for m in messages):
         return messages
     return [*messages, {"role": "system", "content": "Answer with one JSON object."}]
+
+
+def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` (as pydantic writes it) in the subset OpenAI's strict mode accepts: references
+    inlined, every object closed with all its properties required, constraints dropped, and a
+    choice between bare types written as a list of types."""
+    definitions = schema.get("$defs", {})
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, Mapping):
+            return node
+        if "$ref" in node:
+            return convert(definitions[str(node["$ref"]).rsplit("/", 1)[-1]])
+        out = {key: convert(value) for key, value in node.items() if key not in _DROPPED and key != "$defs"}
+        if isinstance(node.get("properties"), Mapping):  # names there are fields, not keywords
+            out["properties"] = {name: convert(value) for name, value in node["properties"].items()}
+        if out.get("type") == "object":
+            out["additionalProperties"] = False
+            out["required"] = list(out.get("properties", {}))
+        choices = out.get("anyOf")
+        if isinstance(choices, list) and all(isinstance(c, dict) and set(c) == {"type"} for c in choices):
+            del out["anyOf"]
+            out["type"] = [c["type"] for c in choices]
+        return out
+
+    converted: dict[str, Any] = convert(schema)
+    return converted
 
 
 def _mentions_response_format(exc: openai.APIStatusError) -> bool:
