@@ -1,4 +1,5 @@
-# Two entry points: `make run` (install, then serve on the embedded defaults) and `make test`.
+# Two entry points: `make run` (install, then serve on the embedded defaults) and `make test`
+# (ruff, the import contracts of pyproject.toml, mypy: strict on reviewer/, then pytest).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -16,14 +17,17 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check reviewer workers tests bench
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check reviewer workers tests bench
-	$(BIN)/mypy reviewer workers
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

@@ -93,7 +93,7 @@ class Meter:
     def __init__(self, gateway: FakeGateway) -> None:
         settings = Settings(
             llm_base_url=gateway.base_url, llm_api_key="k", llm_model="openai/gpt-4o-mini", _env_file=None
-        )  # type: ignore[call-arg]
+        )
         self.gateway = gateway
         self.engine = build_engine(settings)
         self.refs = DiffRefs("b" * 40, "s" * 40, "h" * 40)

@@ -1,7 +1,61 @@
-"""The review engine: plain Python that turns a merge request's diff into placed findings.
+"""An AI code reviewer for GitLab merge requests. A review travels webhook (``reviewer.app.web``)
+-> Celery task (``workers``) -> ``reviewer.pipeline`` -> ``reviewer.review.engine`` ->
+``reviewer.model`` -> ``reviewer.gitlab`` (publishing); docs/design.md tells the whole path.
 
-Layer rules (tests/unit/test_layers.py keeps them):
-- no Celery and no web framework are imported here; ``workers/`` and ``reviewer.app.web`` wire them;
-- only ``reviewer.app.config`` reads the environment; everything else is handed its settings;
-- only ``reviewer.gitlab.client`` talks to python-gitlab and only ``reviewer.model.client`` to the openai SDK.
+Rule: the domain packages (diff, review, model, gitlab, catalog, pipeline) use no web framework,
+queue, Redis or metrics and never ``reviewer.app`` or ``workers``; only ``reviewer.app`` wires them
+and only ``reviewer.app.config`` reads the environment (pyproject.toml's import contracts and
+tests/unit/test_layers.py check it).
 """
+
+from typing import TYPE_CHECKING
+
+from reviewer._exports import lazy_exports
+
+if TYPE_CHECKING:
+    from reviewer.catalog import BackstageCatalog, ServiceCatalog, ServiceContext
+    from reviewer.errors import (
+        ConfigError,
+        GatewayRejected,
+        GitLabError,
+        ModelOutputInvalid,
+        PositionRejected,
+        ReviewerError,
+        TransientError,
+        WebhookRejected,
+    )
+    from reviewer.pipeline import ReviewRequest, review_merge_request
+
+__all__ = [
+    "BackstageCatalog",
+    "ConfigError",
+    "GatewayRejected",
+    "GitLabError",
+    "ModelOutputInvalid",
+    "PositionRejected",
+    "ReviewRequest",
+    "ReviewerError",
+    "ServiceCatalog",
+    "ServiceContext",
+    "TransientError",
+    "WebhookRejected",
+    "review_merge_request",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "catalog": ("BackstageCatalog", "ServiceCatalog", "ServiceContext"),
+        "errors": (
+            "ConfigError",
+            "GatewayRejected",
+            "GitLabError",
+            "ModelOutputInvalid",
+            "PositionRejected",
+            "ReviewerError",
+            "TransientError",
+            "WebhookRejected",
+        ),
+        "pipeline": ("ReviewRequest", "review_merge_request"),
+    },
+)

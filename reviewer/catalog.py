@@ -20,12 +20,14 @@ from typing import Any
 
 import httpx
 import yaml
+from cachetools import TTLCache
 
 log = logging.getLogger(__name__)
 
 SLUG_ANNOTATION = "gitlab.com/project-slug"
 CATALOG_FILE = "catalog-info.yaml"
 _CACHE_SECONDS = 300.0
+_CACHE_ENTRIES = 1024  # projects remembered at once; the least recently used goes first
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,23 +105,34 @@ def parse_catalog_info(text: str) -> ServiceContext | None:
 
 
 class BackstageCatalog:
-    """Backstage's catalog API, with lookups cached for a few minutes per project."""
+    """Backstage's catalog API, with lookups (found or not) cached for a few minutes per project,
+    for at most ``cache_entries`` projects."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 5.0,
+        cache_entries: int = _CACHE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
-        self._cache: dict[str, tuple[float, ServiceContext | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: TTLCache[str, ServiceContext | None] = TTLCache(
+            maxsize=cache_entries, ttl=_CACHE_SECONDS, timer=clock
+        )
+        self._lock = threading.Lock()  # TTLCache is not thread-safe
 
     def lookup(self, project_path: str) -> ServiceContext | None:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(project_path)
-        if cached is not None and now - cached[0] < _CACHE_SECONDS:
-            return cached[1]
+        try:
+            with self._lock:
+                return self._cache[project_path]
+        except KeyError:  # never looked up, or expired
+            pass
         context = self._query(project_path)
         with self._lock:
-            self._cache[project_path] = (now, context)
+            self._cache[project_path] = context
         return context
 
     def _query(self, project_path: str) -> ServiceContext | None:

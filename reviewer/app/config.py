@@ -8,6 +8,7 @@ Tokens are ``SecretStr``: they print as ``**********``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
+from reviewer.model.usage import Price
+from reviewer.review.findings import Severity
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 # An installed wheel carries prompts/ as reviewer/_prompts; a checkout (or editable install) has it
@@ -26,15 +29,16 @@ SHIPPED_PROMPTS = next(
 
 # US dollars per million tokens: (input, output, cached input), from the providers' price pages
 # in 2026; REVIEWER_LLM_PRICES overrides or extends it. A model missing here is counted at 0.
-DEFAULT_PRICES: dict[str, tuple[float, float, float | None]] = {
-    "gpt-4o-mini": (0.15, 0.60, 0.075),
-    "gpt-4o": (2.50, 10.00, 1.25),
-    "gpt-4.1": (2.00, 8.00, 0.50),
-    "gpt-4.1-mini": (0.40, 1.60, 0.10),
-    "gpt-4.1-nano": (0.10, 0.40, 0.025),
-    "claude-3-5-haiku-latest": (0.80, 4.00, 0.08),
-    "claude-sonnet-4-0": (3.00, 15.00, 0.30),
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "gpt-4o": Price(2.50, 10.00, 1.25),
+    "gpt-4.1": Price(2.00, 8.00, 0.50),
+    "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+    "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
+    "claude-3-5-haiku-latest": Price(0.80, 4.00, 0.08),
+    "claude-sonnet-4-0": Price(3.00, 15.00, 0.30),
 }
+_PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -43,6 +47,30 @@ def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
+
+
+def _price_rows(value: Any) -> Any:
+    """REVIEWER_LLM_PRICES, ``{"model": [input, output, cached_input]}`` in JSON (cached input
+    optional), as the fields of a Price each; pydantic then checks the numbers."""
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f'not JSON like {{"model": [input, output, cached_input]}}: {exc}') from None
+    if not isinstance(value, Mapping):
+        raise ValueError('must be an object like {"model": [input, output, cached_input]}')
+    rows: dict[str, Any] = {}
+    for model, row in value.items():
+        if isinstance(row, list | tuple):
+            if not 2 <= len(row) <= 3:
+                raise ValueError(
+                    f"{model}: [input, output] or [input, output, cached_input] per million tokens"
+                )
+            row = dict(zip(_PRICE_FIELDS, row, strict=False))
+        rows[str(model)] = row
+    return rows
 
 
 class Settings(BaseSettings):
@@ -71,7 +99,8 @@ class Settings(BaseSettings):
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
-    llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
+    # the built-in table with REVIEWER_LLM_PRICES on top, per million tokens
+    llm_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     llm_concurrency: int = 16
     aig_token: SecretStr | None = None  # Cloudflare AI Gateway: cf-aig-authorization
     aig_cache_ttl: int | None = None
@@ -82,7 +111,7 @@ class Settings(BaseSettings):
 
     # Prompts and review policy
     prompts_dir: Path = SHIPPED_PROMPTS
-    min_severity: str = "low"
+    min_severity: Severity = Severity.LOW
     min_confidence: float = 0.5
     max_comments: int = 10
     chunk_tokens: int = 10000
@@ -105,6 +134,21 @@ class Settings(BaseSettings):
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)
 
+    @field_validator("llm_prices", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: Any) -> Any:
+        return _price_rows(value)
+
+    @field_validator("llm_prices", mode="after")
+    @classmethod
+    def _on_the_built_in_prices(cls, value: dict[str, Price]) -> dict[str, Price]:
+        return DEFAULT_PRICES | value
+
+    @field_validator("min_severity", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -124,31 +168,18 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url)
 
-    def price_table(self) -> dict[str, tuple[float, float, float | None]]:
-        """Model -> (input, output, cached input) per million tokens: the defaults, then
-        REVIEWER_LLM_PRICES on top."""
-        if not self.llm_prices.strip():
-            return dict(DEFAULT_PRICES)
-        try:
-            raw = json.loads(self.llm_prices)
-            return DEFAULT_PRICES | {
-                str(model): (float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else None)
-                for model, p in raw.items()
-            }
-        except (ValueError, TypeError, IndexError, AttributeError) as exc:
-            raise ConfigError(
-                'REVIEWER_LLM_PRICES must be JSON like {"model": [input, output, cached_input]} '
-                f"(prices per million tokens): {exc}"
-            ) from None
-
 
 def load_settings() -> Settings:
     """Settings from the environment; an invalid value is a ConfigError naming the variable."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"REVIEWER_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """``REVIEWER_LLM_PRICES: gpt-x.output_per_mtok: Input should be a valid number``."""
+    variable, *inside = loc
+    where = ".".join(str(part) for part in inside)
+    return f"REVIEWER_{str(variable).upper()}: {where + ': ' if where else ''}{message}"

@@ -46,7 +46,6 @@ def _prompts(settings: Settings) -> Check:
 def _policy(settings: Settings) -> Check:
     try:
         t = thresholds(settings)
-        settings.price_table()
     except ReviewerError as exc:
         return Check("review policy", False, str(exc))
     return Check(

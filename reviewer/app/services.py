@@ -13,9 +13,8 @@ from reviewer.catalog import BackstageCatalog, ServiceCatalog
 from reviewer.errors import ConfigError
 from reviewer.gitlab.client import GitLabClient
 from reviewer.model.client import GatewayConfig, LLMClient
-from reviewer.model.usage import Price
 from reviewer.review.engine import Engine, ModelChoice
-from reviewer.review.findings import Severity, Thresholds
+from reviewer.review.findings import Thresholds
 from reviewer.review.planning import PlanConfig
 from reviewer.review.prompts import PromptStore
 from reviewer.review.tokens import default_counter
@@ -29,23 +28,13 @@ class Services:
 
 
 def thresholds(settings: Settings) -> Thresholds:
-    try:
-        severity = Severity(settings.min_severity.lower())
-    except ValueError:
-        raise ConfigError(
-            f"REVIEWER_MIN_SEVERITY={settings.min_severity!r}: use one of {[s.value for s in Severity]}"
-        ) from None
-    return Thresholds(severity, settings.min_confidence, settings.max_comments)
+    return Thresholds(settings.min_severity, settings.min_confidence, settings.max_comments)
 
 
 def build_llm(settings: Settings) -> LLMClient | None:
     if not settings.llm_base_url:
         return None
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
-    prices = {
-        model: Price(input_per_mtok=p[0], output_per_mtok=p[1], cached_input_per_mtok=p[2])
-        for model, p in settings.price_table().items()
-    }
     config = GatewayConfig(
         base_url=settings.llm_base_url,
         api_key=api_key,
@@ -54,7 +43,7 @@ def build_llm(settings: Settings) -> LLMClient | None:
         gateway_token=settings.aig_token.get_secret_value() if settings.aig_token else None,
         cache_ttl=settings.aig_cache_ttl,
         structured=settings.llm_structured,
-        prices=prices,
+        prices=settings.llm_prices,
     )
     return LLMClient(config)
 

@@ -1,5 +1,37 @@
-"""Everything written to or read from GitLab: the python-gitlab client, publishing findings and the
-summary, and follow-up increments.
+"""Everything read from or written to GitLab: the python-gitlab client, publishing findings and the
+summary note, and follow-up increments.
 
-Rule: only this package imports python-gitlab.
+Rule: only this package imports python-gitlab, and its errors leave it as the project's own
+(``reviewer.errors``); it takes findings and placements, it does not decide them.
 """
+
+from typing import TYPE_CHECKING
+
+from reviewer._exports import lazy_exports
+
+if TYPE_CHECKING:
+    from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
+    from reviewer.gitlab.increment import changed_since
+    from reviewer.gitlab.publish import publish_inline, resolve_addressed
+    from reviewer.gitlab.summary import SummaryInput, render_summary
+
+__all__ = [
+    "BotThread",
+    "GitLabClient",
+    "MergeRequestInfo",
+    "SummaryInput",
+    "changed_since",
+    "publish_inline",
+    "render_summary",
+    "resolve_addressed",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "client": ("BotThread", "GitLabClient", "MergeRequestInfo"),
+        "increment": ("changed_since",),
+        "publish": ("publish_inline", "resolve_addressed"),
+        "summary": ("SummaryInput", "render_summary"),
+    },
+)

@@ -1,5 +1,10 @@
-"""Cloudflare AI Gateway's per-request metadata header, ``cf-aig-metadata``: a flat JSON object
-of at most five entries whose values are strings, numbers or booleans."""
+"""Cloudflare AI Gateway's request headers (developers.cloudflare.com/ai-gateway).
+
+``cf-aig-metadata``: a flat JSON object of at most five entries whose values are strings, numbers
+or booleans (the gateway ignores entries past the fifth); ``cf-aig-authorization: Bearer <token>``
+(an authenticated gateway; ``Authorization`` keeps carrying the provider key); ``cf-aig-cache-ttl``
+(seconds); ``cf-aig-skip-cache: true``.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +47,27 @@ def metadata_header(metadata: Mapping[str, MetadataValue | None]) -> str | None:
     if not entries:
         return None
     return json.dumps(entries, separators=(",", ":"), ensure_ascii=True)
+
+
+def request_headers(
+    metadata: Mapping[str, MetadataValue | None] | None,
+    *,
+    gateway_token: str | None = None,
+    cache_ttl: int | None = None,
+    skip_cache: bool = False,
+) -> dict[str, str]:
+    """The AI Gateway headers of one request; none of them when nothing asks for them."""
+    headers: dict[str, str] = {}
+    encoded = metadata_header(metadata) if metadata else None
+    if encoded:
+        headers["cf-aig-metadata"] = encoded
+    if gateway_token:
+        headers["cf-aig-authorization"] = f"Bearer {gateway_token}"
+    if cache_ttl is not None:
+        headers["cf-aig-cache-ttl"] = str(int(cache_ttl))
+    if skip_cache:
+        headers["cf-aig-skip-cache"] = "true"
+    return headers
 
 
 _warned: set[tuple[str, ...]] = set()

@@ -1,5 +1,87 @@
-"""The review itself: planning and risk tiers, chunking, token counting, prompts, the engine that asks the
-model aspects in parallel, findings, and the deterministic detectors.
+"""The review itself: planning and risk tiers, chunking, token counting, prompts, the engine that asks
+the model aspects in parallel, findings and their merge, reports, evaluation, and the deterministic
+detectors (``reviewer.review.detectors``).
 
-Rule: no web framework, Redis, Celery or metrics here; the model is reached through ``reviewer.model``.
+Rule: computation over a diff handed in; no GitLab, web framework, Redis, Celery or metrics; the
+model is reached only through ``reviewer.model``.
 """
+
+from typing import TYPE_CHECKING
+
+from reviewer._exports import lazy_exports
+
+if TYPE_CHECKING:
+    from reviewer.review.engine import Analysis, Engine, ModelChoice
+    from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
+    from reviewer.review.findings import (
+        ANSWER_SCHEMA,
+        Finding,
+        ParsedAnswer,
+        Severity,
+        Side,
+        Thresholds,
+        code_hash,
+        from_record,
+        parse_answer,
+        to_record,
+    )
+    from reviewer.review.local import review_local_diff
+    from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
+    from reviewer.review.prompts import PromptStore, TeamPolicy, parse_overrides
+    from reviewer.review.report import render_report
+    from reviewer.review.tokens import TokenCounter, default_counter
+
+__all__ = [
+    "ANSWER_SCHEMA",
+    "Analysis",
+    "Engine",
+    "Finding",
+    "ModelChoice",
+    "ParsedAnswer",
+    "Plan",
+    "PlanConfig",
+    "PromptStore",
+    "Severity",
+    "Side",
+    "Skipped",
+    "TeamPolicy",
+    "Thresholds",
+    "Tier",
+    "TokenCounter",
+    "code_hash",
+    "default_counter",
+    "evaluate",
+    "from_record",
+    "load_cases",
+    "parse_answer",
+    "parse_overrides",
+    "render_evaluation",
+    "render_report",
+    "review_local_diff",
+    "to_record",
+]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "engine": ("Analysis", "Engine", "ModelChoice"),
+        "evaluation": ("evaluate", "load_cases", "render_evaluation"),
+        "findings": (
+            "ANSWER_SCHEMA",
+            "Finding",
+            "ParsedAnswer",
+            "Severity",
+            "Side",
+            "Thresholds",
+            "code_hash",
+            "from_record",
+            "parse_answer",
+            "to_record",
+        ),
+        "local": ("review_local_diff",),
+        "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
+        "prompts": ("PromptStore", "TeamPolicy", "parse_overrides"),
+        "report": ("render_report",),
+        "tokens": ("TokenCounter", "default_counter"),
+    },
+)

@@ -63,15 +63,20 @@ class Finding:
     anchor: str = ""  # code_hash of the line it is anchored on: while that line is in the diff, it stands
 
 
+# One finding of the answer contract (DESIGN.md). The answer schema is this model's serialization
+# schema, where every field is required (end_line and suggestion may be null); validation is more
+# forgiving and fills in a missing side, category, body or confidence. No docstring: it would
+# become the schema's description, sent with every call.
 class _AnswerItem(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # no blanket strip: a suggestion's indentation is code
+    # no blanket strip: a suggestion's indentation is code
+    model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
 
     path: str = Field(min_length=1, max_length=1000)
     line: int = Field(ge=1)
     side: Literal["new", "old"] = "new"
     end_line: int | None = Field(default=None, ge=1)
     severity: Severity
-    category: str | None = None
+    category: str = ""  # names the aspect; needed when one call reviews several
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(default="", max_length=8000)
     suggestion: str | None = Field(default=None, max_length=8000)
@@ -87,51 +92,24 @@ class _AnswerItem(BaseModel):
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("category", mode="before")
+    @classmethod
+    def _null_is_none_given(cls, value: Any) -> Any:
+        return "" if value is None else value
+
     @field_validator("suggestion", mode="before")
     @classmethod
     def _only_trailing_newlines(cls, value: Any) -> Any:
         return value.rstrip("\r\n") if isinstance(value, str) else value
 
 
-ANSWER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["findings"],
-    "properties": {
-        "findings": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "path",
-                    "line",
-                    "side",
-                    "end_line",
-                    "severity",
-                    "category",
-                    "title",
-                    "body",
-                    "suggestion",
-                    "confidence",
-                ],
-                "properties": {
-                    "path": {"type": "string"},
-                    "line": {"type": "integer"},
-                    "side": {"type": "string", "enum": ["new", "old"]},
-                    "end_line": {"type": ["integer", "null"]},
-                    "severity": {"type": "string", "enum": [s.value for s in Severity]},
-                    "category": {"type": "string"},
-                    "title": {"type": "string"},
-                    "body": {"type": "string"},
-                    "suggestion": {"type": ["string", "null"]},
-                    "confidence": {"type": "number"},
-                },
-            },
-        }
-    },
-}
-"""The findings answer as a strict JSON schema (for ``response_format={"type": "json_schema"}``)."""
+class _Answer(BaseModel):
+    findings: list[_AnswerItem]
+
+
+ANSWER_SCHEMA: dict[str, Any] = _Answer.model_json_schema(mode="serialization")
+"""The findings answer as JSON Schema, generated from the model that validates it
+(``reviewer.model.structured.strict_schema`` turns it into what OpenAI's strict mode takes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +169,12 @@ def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
     return ParsedAnswer(tuple(findings), tuple(rejected))
 
 
-def _aspect_of(category: str | None, aspects: list[str]) -> str:
+def _aspect_of(category: str, aspects: list[str]) -> str:
     """The aspect a finding belongs to; in a combined call an unknown category counts as the
     last aspect (style: the general one)."""
     if len(aspects) == 1:
         return aspects[0]
-    wanted = (category or "").strip().lower()
+    wanted = category.lower()
     return wanted if wanted in aspects else aspects[-1]
 
 

@@ -14,10 +14,12 @@
    A file over the budget is split between hunks; a hunk over the budget between lines. Every
    changed line is in exactly one chunk.
 
-Globs (noise, keep, sensitive) are matched against the file's path, case-insensitively:
-``name.ext`` or ``*.min.js`` (no ``/``) match the file name in any directory; ``vendor/`` (a
-trailing ``/``) matches a directory of that name at any depth; anything else with a ``/`` matches
-the whole path, where ``*`` stays within one directory and ``**`` crosses them (``docs/**``).
+Globs (noise, keep, sensitive) follow .gitignore's rules (pathspec's GitIgnoreSpec), matched
+case-insensitively against the file's path: ``name.ext`` or ``*.min.js`` (no ``/``) match the file
+name in any directory; ``vendor/`` (only a trailing ``/``) matches a directory of that name at any
+depth; a glob with a ``/`` before its end is anchored at the repository root (``docs/**``), unless
+it starts with ``**/``; ``*`` stays within one directory, ``**`` crosses them; a later ``!glob``
+takes a path back out (``!docs/api.md`` after ``docs/**``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+
+from pathspec import GitIgnoreSpec
 
 from reviewer.diff.parsing import FileDiff, FileStatus, LineKind
 from reviewer.review.chunking import Chunk, Cutter, pack
@@ -91,7 +95,7 @@ _NOISE_KINDS: dict[str, tuple[str, ...]] = {
 _NOISE_KIND_OF = {glob.lower(): kind for kind, globs in _NOISE_KINDS.items() for glob in globs}
 
 NOISE_GLOBS: tuple[str, ...] = tuple(glob for globs in _NOISE_KINDS.values() for glob in globs)
-KEEP_GLOBS: tuple[str, ...] = ("migrations/", "migrate/", "alembic/versions/", "*.sql")
+KEEP_GLOBS: tuple[str, ...] = ("migrations/", "migrate/", "**/alembic/versions/", "*.sql")
 SENSITIVE_GLOBS: tuple[str, ...] = (
     "*.pem",
     "*.key",
@@ -275,49 +279,36 @@ def _over_the_limit(
 # -- what is reviewed ------------------------------------------------------------------------
 
 
+class _Globs:
+    """A list of globs with .gitignore's rules, case-insensitive; says which glob decided."""
+
+    def __init__(self, globs: Sequence[str]) -> None:
+        self._globs = [glob for glob in globs if glob.strip()]  # what GitIgnoreSpec keeps, in order
+        self._spec = GitIgnoreSpec.from_lines([glob.lower() for glob in self._globs])
+
+    def match(self, path: str) -> str | None:
+        """The glob that makes ``path`` match (the last one that matches it, as in .gitignore),
+        or None when none does or a ``!glob`` took it back."""
+        result = self._spec.check_file(path.lower())
+        return self._globs[result.index] if result.include and result.index is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Rules:
-    noise: re.Pattern[str]
-    noise_globs: tuple[str, ...]  # glob i is group g<i> of ``noise``
-    keep: re.Pattern[str]
-    sensitive: re.Pattern[str]
-    sensitive_globs: tuple[str, ...]  # glob i is group g<i> of ``sensitive``
+    noise: _Globs
+    keep: _Globs
+    sensitive: _Globs
     sensitive_words: re.Pattern[str]
 
 
 @lru_cache(maxsize=16)
 def _rules(config: PlanConfig) -> _Rules:
     return _Rules(
-        noise=_glob_set(config.noise_globs, named=True),
-        noise_globs=config.noise_globs,
-        keep=_glob_set(config.keep_globs),
-        sensitive=_glob_set(config.sensitive_globs, named=True),
-        sensitive_globs=config.sensitive_globs,
+        noise=_Globs(config.noise_globs),
+        keep=_Globs(config.keep_globs),
+        sensitive=_Globs(config.sensitive_globs),
         sensitive_words=_word_set(config.sensitive_words),
     )
-
-
-def _glob_set(globs: Sequence[str], *, named: bool = False) -> re.Pattern[str]:
-    """One expression for all ``globs``; with ``named``, glob i is group ``g<i>``."""
-    if not globs:
-        return re.compile(r"(?!)")
-    parts = [f"(?P<g{i}>{_glob_regex(g)})" if named else _glob_regex(g) for i, g in enumerate(globs)]
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
-def _glob_regex(glob: str) -> str:
-    if glob.endswith("/"):
-        return rf"(?:.*/)?{_translate(glob[:-1])}/.*"
-    if "/" not in glob:
-        return rf"(?:.*/)?{_translate(glob)}"
-    return _translate(glob.removeprefix("/"))
-
-
-def _translate(glob: str) -> str:
-    out = []
-    for token in re.split(r"(\*\*/|\*\*|\*|\?)", glob):
-        out.append({"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token) or re.escape(token))
-    return "".join(out)
 
 
 def _word_set(words: Sequence[str]) -> re.Pattern[str]:
@@ -356,13 +347,11 @@ def _skip_reason(file: FileDiff, changed: int, rules: _Rules, config: PlanConfig
 
 
 def _noise_reason(file: FileDiff, rules: _Rules) -> str | None:
-    path = file.path
-    match = rules.noise.fullmatch(path)
-    if (match is None and not file.generated) or rules.keep.fullmatch(path):
+    glob = rules.noise.match(file.path)
+    if (glob is None and not file.generated) or rules.keep.match(file.path):
         return None
-    if match is None:
+    if glob is None:
         return "generated (GitLab marks it so)"
-    glob = rules.noise_globs[_group_index(match)]
     kind = _NOISE_KIND_OF.get(glob.lower(), "ignored by configuration")
     return f"{kind} ({glob})"
 
@@ -386,12 +375,9 @@ def _tier(reviewed: Sequence[tuple[FileDiff, int]], rules: _Rules, config: PlanC
 
 def _sensitive_reason(path: str, rules: _Rules) -> str | None:
     """Why ``path`` is security-sensitive (the glob or the word it matches), or None."""
-    match = rules.sensitive.fullmatch(path)
-    if match is not None:
-        return rules.sensitive_globs[_group_index(match)]
+    glob = rules.sensitive.match(path)
+    if glob is not None:
+        return glob
     word = rules.sensitive_words.search(_CAMEL.sub("_", path).lower())
     return word.group() if word is not None else None
 
-
-def _group_index(match: re.Match[str]) -> int:
-    return int(str(match.lastgroup)[1:])  # groups are named g0, g1, ... in glob order

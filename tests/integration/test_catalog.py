@@ -59,6 +59,25 @@ def test_backstage_finds_the_component_by_its_project_slug(backstage: BackstageS
     assert backstage.requests[0]["auth"] == f"Bearer {backstage.token}"
 
 
+def test_lookups_are_cached_for_five_minutes_and_for_a_bounded_number_of_projects(
+    backstage: BackstageStandIn,
+) -> None:
+    now = [0.0]
+    catalog = BackstageCatalog(backstage.url, backstage.token, cache_entries=1, clock=lambda: now[0])
+    assert catalog.lookup("group/app") is not None
+    assert catalog.lookup("group/unknown") is None  # remembered too, and pushes group/app out
+    assert catalog.lookup("group/unknown") is None
+    assert len(backstage.requests) == 2
+    assert catalog.lookup("group/app") is not None  # asked again: only one project fits
+    assert len(backstage.requests) == 3
+    now[0] = 299.0
+    assert catalog.lookup("group/app") is not None
+    assert len(backstage.requests) == 3
+    now[0] = 301.0
+    assert catalog.lookup("group/app") is not None
+    assert len(backstage.requests) == 4
+
+
 def test_a_wrong_token_or_an_unknown_project_means_no_context(backstage: BackstageStandIn) -> None:
     assert BackstageCatalog(backstage.url, "wrong").lookup("group/app") is None
     assert BackstageCatalog(backstage.url, backstage.token).lookup("group/unknown") is None
@@ -97,7 +116,7 @@ def test_a_review_applies_the_owner_teams_policy_and_tells_the_gateway(
             backstage_url=backstage.url,
             backstage_token=backstage.token,
             _env_file=None,
-        )  # type: ignore[call-arg]
+        )
         review_merge_request(
             build_engine(settings),
             GitLabClient(gitlab.url, gitlab.token),

@@ -27,13 +27,13 @@ def _client(standin: GitLabStandIn, token: str | None = None) -> GitLabClient:
 
 
 def _mr(
-    standin: GitLabStandIn, tmp_path: Path, files: dict[str, str | None], **open_args: int
+    standin: GitLabStandIn, tmp_path: Path, files: dict[str, str | None], diff_refs_pending: int = 0
 ) -> tuple[int, int]:
     base = {"app/a.py": "".join(f"line {i}\n" for i in range(1, 41)), "gone.txt": "bye\n"}
     repo = GitRepo.create(tmp_path / "repo", files=base)
     repo.commit(files, branch="feature", message="change")
     pid = standin.add_project("group/app", repo)
-    return pid, standin.open_mr(pid, "feature", **open_args)
+    return pid, standin.open_mr(pid, "feature", diff_refs_pending=diff_refs_pending)
 
 
 def test_every_page_of_a_large_merge_request_is_read(standin: GitLabStandIn, tmp_path: Path) -> None:

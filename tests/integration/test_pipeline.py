@@ -38,7 +38,7 @@ class Setup:
             llm_max_attempts=1,
             _env_file=None,
             **settings,
-        )  # type: ignore[call-arg]
+        )
         client = GitLabClient(self.gitlab.url, self.gitlab.token, max_retries=1)
         return review_merge_request(build_engine(config), client, ReviewRequest(self.pid, self.iid, "manual"))
 

@@ -6,6 +6,8 @@ import pytest
 
 from reviewer.app.config import DEFAULT_PRICES, Settings, load_settings
 from reviewer.errors import ConfigError
+from reviewer.model.usage import Price
+from reviewer.review.findings import Severity
 
 
 def test_defaults_need_nothing_configured() -> None:
@@ -29,17 +31,42 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_tokens_print_masked() -> None:
-    settings = Settings(gitlab_token="glpat-secret", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(gitlab_token="glpat-secret", _env_file=None)
     assert "glpat-secret" not in repr(settings) and "glpat-secret" not in str(settings)
 
 
 def test_prices_extend_the_built_in_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REVIEWER_LLM_PRICES", '{"my-model": [1, 2]}')
-    table = load_settings().price_table()
-    assert table["my-model"] == (1.0, 2.0, None) and table["gpt-4o-mini"] == DEFAULT_PRICES["gpt-4o-mini"]
-    monkeypatch.setenv("REVIEWER_LLM_PRICES", "not json")
-    with pytest.raises(ConfigError, match="REVIEWER_LLM_PRICES"):
-        load_settings().price_table()
+    monkeypatch.setenv("REVIEWER_LLM_PRICES", '{"my-model": [1, 2], "gpt-4o": [3, 4, 0.5]}')
+    table = load_settings().llm_prices
+    assert table["my-model"] == Price(1.0, 2.0, None) and table["gpt-4o"] == Price(3.0, 4.0, 0.5)
+    assert table["gpt-4o-mini"] == DEFAULT_PRICES["gpt-4o-mini"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "must be an object"),
+        ('{"m": [1]}', "[input, output]"),
+        ('{"m": [1, "lots"]}', "m.output_per_mtok"),
+    ],
+)
+def test_a_bad_price_table_is_refused_at_load_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("REVIEWER_LLM_PRICES", value)
+    with pytest.raises(ConfigError, match="REVIEWER_LLM_PRICES") as raised:
+        load_settings()
+    assert says in str(raised.value)
+
+
+def test_the_minimum_severity_is_a_severity_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().min_severity is Severity.LOW
+    monkeypatch.setenv("REVIEWER_MIN_SEVERITY", " High ")
+    assert load_settings().min_severity is Severity.HIGH
+    monkeypatch.setenv("REVIEWER_MIN_SEVERITY", "huge")
+    with pytest.raises(ConfigError, match=r"REVIEWER_MIN_SEVERITY: .*'critical', 'high'"):
+        load_settings()
 
 
 def test_a_dotenv_file_in_the_working_directory_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

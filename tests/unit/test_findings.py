@@ -49,6 +49,15 @@ def test_garbage_raises_model_output_invalid(text: str) -> None:
         parse_answer(text, "security")
 
 
+@pytest.mark.parametrize("category", [None, "absent"])
+def test_a_finding_without_category_is_accepted_for_a_single_aspect(category: str | None) -> None:
+    item = _item(category=category)
+    if category == "absent":
+        del item["category"]
+    (finding,) = parse_answer(json.dumps({"findings": [item]}), "style").findings
+    assert finding.aspect == "style"
+
+
 def test_end_line_before_line_is_dropped() -> None:
     (finding,) = parse_answer(json.dumps({"findings": [_item(end_line=40)]}), "security").findings
     assert finding.end_line is None

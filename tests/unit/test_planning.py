@@ -93,7 +93,9 @@ def assert_every_file_accounted_for(files: list[FileDiff], result: Plan) -> None
         ("vendor/github.com/x/y.go", "vendored (vendor/)"),
         ("web/node_modules/left-pad/index.js", "vendored (node_modules/)"),
         ("libs/third_party/zlib/inflate.c", "vendored (third_party/)"),
-        ("tests/__snapshots__/view.test.js.snap", "snapshot (__snapshots__/)"),
+        ("tests/__snapshots__/view.test.js.snap", "snapshot (*.snap)"),  # a file glob outranks a folder's
+        ("tests/__snapshots__/view.txt", "snapshot (__snapshots__/)"),
+        ("Web/Vendor/JQuery.MIN.JS", "minified (*.min.js)"),  # case does not matter
     ],
 )
 def test_noise_files_are_skipped_with_the_reason(path: str, reason: str) -> None:
@@ -116,6 +118,30 @@ def test_configured_noise_globs_say_they_come_from_configuration() -> None:
     result = plan([small("docs/guide/intro.md")], noise_globs=(*NOISE_GLOBS, "docs/**"))
 
     assert [s.reason for s in result.skipped] == ["ignored by configuration (docs/**)"]
+
+
+@pytest.mark.parametrize(
+    ("path", "skipped"),
+    [
+        ("docs/guide/intro.md", True),
+        ("docs/api.md", False),  # taken back by the later !docs/api.md
+        ("src/docs/intro.md", False),  # docs/** has a / before its end: anchored at the root
+        ("src/generated/client.py", True),  # **/generated/ at any depth
+        ("generated/client.py", True),
+    ],
+)
+def test_configured_globs_follow_gitignore_rules(path: str, skipped: bool) -> None:
+    globs = (*NOISE_GLOBS, "docs/**", "!docs/api.md", "**/generated/")
+
+    result = plan([small(path)], noise_globs=globs)
+
+    assert bool(result.skipped) is skipped
+
+
+def test_migrations_are_kept_at_any_depth() -> None:
+    files = [small("services/billing/alembic/versions/0001_init.py")]
+
+    assert plan(files, noise_globs=("*.py",)).skipped == ()
 
 
 def test_files_gitlab_marks_generated_are_skipped_unless_kept() -> None:

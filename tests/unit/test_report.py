@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from reviewer.model.structured import strict_schema
 from reviewer.model.usage import Usage
 from reviewer.review.findings import ANSWER_SCHEMA, Finding, Severity, Side, parse_answer
 from reviewer.review.planning import Skipped, Tier
@@ -66,7 +67,7 @@ def render(fmt: str, findings: list[Finding] = FINDINGS, **kwargs: Any) -> str:
 def test_json_items_have_exactly_the_contracts_fields_and_types() -> None:
     usage = Usage(prompt_tokens=900, completion_tokens=80)
     document = json.loads(render("json", tier=Tier.FULL, usage=usage))
-    item_schema = ANSWER_SCHEMA["properties"]["findings"]["items"]
+    item_schema = strict_schema(ANSWER_SCHEMA)["properties"]["findings"]["items"]
     types: dict[str, tuple[type, ...]] = {
         "string": (str,),
         "integer": (int,),
