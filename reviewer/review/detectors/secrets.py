@@ -136,7 +136,8 @@ def _scan(files: Sequence[FileDiff], *, prescreen: bool) -> SecretScan:
 
 
 def _settings() -> dict[str, Any]:
-    names = sorted(plugin.__name__ for plugin in get_mapping_from_secret_type_to_class().values())
+    classes: Iterable[type[Any]] = get_mapping_from_secret_type_to_class().values()
+    names = sorted(plugin.__name__ for plugin in classes)
     plugins = [{"name": name, **_LIMITS.get(name, {})} for name in names if name not in _EXCLUDED_PLUGINS]
     return {"plugins_used": plugins, "filters_used": [{"path": path} for path in _FILTERS]}
 
