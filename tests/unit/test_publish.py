@@ -83,7 +83,7 @@ def test_no_suggestion_block_on_a_removed_line() -> None:
 
 def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     def thread(name: str, anchor: str | None, resolved: bool = False) -> BotThread:
-        return BotThread(name, 1, "f" * 16, resolved, "a.py", Side.NEW, anchor)
+        return BotThread(name, 1, ("f" * 16,), (anchor,) if anchor else (), resolved, "a.py", Side.NEW)
 
     calls: list[tuple[str, str | None]] = []
 
