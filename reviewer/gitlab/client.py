@@ -276,14 +276,9 @@ class GitLabClient:
         """Resolve a thread, after a reply saying why when ``reply`` is given."""
         if reply:
             self.reply(project, iid, discussion_id, reply)
-        mr = self._mr(project, iid, lazy=True)
-
-        def resolve() -> None:
-            discussion = mr.discussions.get(discussion_id, lazy=True)
-            discussion.resolved = True
-            discussion.save(max_retries=self._retries)  # a PUT: safe to repeat, so retried
-
-        self._call(f"resolve a thread on {project}!{iid}", resolve)
+        discussion = self._mr(project, iid, lazy=True).discussions.get(discussion_id, lazy=True)
+        discussion.resolved = True  # a PUT: safe to repeat, so retried as usual
+        self._call(f"resolve a thread on {project}!{iid}", lambda: discussion.save(max_retries=self._retries))
 
     def upsert_summary(self, project: int | str, iid: int, body: str) -> int:
         """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
