@@ -132,7 +132,9 @@ def _review(
         head,
         follow_up=request.trigger == "pushed",
         last_reviewed=reviewed,
-        unfinished=ledger.unfinished(info.project_id, info.iid) if ledger and not command else None,
+        unfinished=ledger.unfinished(info.project_id, info.iid)
+        if ledger is not None and not command
+        else None,
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
     )
     service = _service(catalog, gitlab, info, diff)
