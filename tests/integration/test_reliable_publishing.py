@@ -163,10 +163,13 @@ def _every_finding_once(mr: MR) -> None:
     assert len(mr.summaries()) == 1
 
 
-@pytest.mark.parametrize("fault", ["lost_answer", "dropped_answer"])
+@pytest.mark.parametrize("fault", ["lost_answer", "dropped_answer", "late_answer"])
 def test_lost_answers_on_the_first_and_third_thread_posts_leave_no_duplicate(mr: MR, fault: str) -> None:
-    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(1, 3))
-    outcome = mr.review()
+    # lost_answer: a 500 after the write; dropped_answer: the connection closes after it;
+    # late_answer: the write is done at once, the answer comes after the client's timeout.
+    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(1, 3), delay=2.5)
+    outcome = mr.review(timeout=1.5)  # generous on loopback: only the late answers time out
+    assert mr.gitlab.wait_idle(timeout=10)
     assert outcome.status == "reviewed"
     _every_finding_once(mr)
     posts = mr.gitlab.requests_to("POST", r"/discussions$")
@@ -181,9 +184,9 @@ def test_a_review_retried_after_failing_mid_publish_asks_the_model_nothing_and_p
 ) -> None:
     # "refused": GitLab wrote nothing and said so (502). "slow_write": the write lands after the
     # client gave up waiting, so a read-back right away cannot see it yet.
-    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(2,), status=502, delay=1.5)
+    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(2,), status=502, delay=2.5)
     with pytest.raises(TransientError, match="not there"):
-        mr.review(timeout=0.5)
+        mr.review(timeout=1.5)
     assert mr.summaries() == [] and mr.ledger.last_reviewed(mr.pid, mr.iid) is None
     asked = mr.model_calls()
     assert asked >= 1
