@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         TransientError,
         WebhookRejected,
     )
-    from reviewer.pipeline import ReviewRequest, review_merge_request
+    from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request
 
 __all__ = [
     "BackstageCatalog",
@@ -33,6 +33,7 @@ __all__ = [
     "GitLabError",
     "ModelOutputInvalid",
     "PositionRejected",
+    "ReviewOutcome",
     "ReviewRequest",
     "ReviewerError",
     "ServiceCatalog",
@@ -56,6 +57,6 @@ __getattr__ = lazy_exports(
             "TransientError",
             "WebhookRejected",
         ),
-        "pipeline": ("ReviewRequest", "review_merge_request"),
+        "pipeline": ("ReviewOutcome", "ReviewRequest", "review_merge_request"),
     },
 )

@@ -1,28 +1,37 @@
 """One review of a merge request: its latest diff (or, after a push, what the push changed),
-the engine's findings, then threads on their lines and the one summary note."""
+the engine's findings, then threads on their lines and the one summary note.
+
+Read, decide, apply: the MR is read, the engine's answers are stored per head as they arrive
+(``ledger.answers``), what to write is decided as plain data (``decide_publication``), then it
+is written, each write checked against what GitLab already holds. A retry, or a second worker,
+runs the same steps again: the stored answers cost no model call and give the same findings,
+the fingerprints already in GitLab are not posted again.
+
+The domain depends on Protocols only: ``Ledger`` (reviewer.review.memory) for what is
+remembered, ``ReviewObserver`` for what is counted; the app layer implements both.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from reviewer.app import metrics
-from reviewer.app.state import ReviewLedger
 from reviewer.catalog import ServiceCatalog, ServiceContext
 from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
 from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
-from reviewer.gitlab.increment import changed_since
-from reviewer.gitlab.publish import publish_inline, resolve_addressed
+from reviewer.gitlab.increment import Scope, review_scope
+from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
 from reviewer.gitlab.summary import SummaryInput, render_summary
 from reviewer.model.usage import Usage
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Finding, Side, code_hash
-from reviewer.review.prompts import TeamPolicy, parse_overrides
+from reviewer.review.memory import Ledger
+from reviewer.review.prompts import parse_overrides
 from reviewer.review.report import render_report
 
 log = logging.getLogger(__name__)
@@ -36,11 +45,12 @@ class ReviewRequest:
     iid: int
     trigger: str = "manual"
     dry_run: bool = False
+    delivery: str = ""  # the webhook delivery that asked; a retry of it is the same request
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewOutcome:
-    status: str  # "reviewed", "skipped", "superseded", "dry-run"
+    status: str  # "reviewed", "partial" (some files failed), "skipped", "superseded", "dry-run"
     reason: str = ""
     head_sha: str | None = None
     tier: str | None = None
@@ -49,6 +59,9 @@ class ReviewOutcome:
     already_posted: int = 0
     usage: Usage = field(default_factory=Usage)
     summary: str = ""
+    unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
+    reused: int = 0  # model answers taken from the ones stored for this head
+    findings: tuple[tuple[str, str], ...] = ()  # (aspect, "inline" or "summary") of each new finding
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,10 +72,22 @@ class ReviewOutcome:
             "inline": self.inline,
             "in_summary": self.in_summary,
             "already_posted": self.already_posted,
+            "unreviewed": list(self.unreviewed),
+            "reused": self.reused,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
         }
+
+
+class ReviewObserver(Protocol):
+    """What a review reports for counting (the app layer turns it into metrics)."""
+
+    def analysed(self, team: str, analysis: Analysis) -> None:
+        """The engine ran: ``analysis.spent`` is what its model calls cost, counted once."""
+        ...
+
+    def finished(self, outcome: ReviewOutcome) -> None: ...
 
 
 def review_merge_request(
@@ -70,23 +95,48 @@ def review_merge_request(
     gitlab: GitLabClient,
     request: ReviewRequest,
     *,
-    ledger: ReviewLedger | None = None,
+    ledger: Ledger | None = None,
     catalog: ServiceCatalog | None = None,
+    observer: ReviewObserver | None = None,
+) -> ReviewOutcome:
+    outcome = _review(engine, gitlab, request, ledger, catalog, observer)
+    if observer is not None:
+        observer.finished(outcome)
+    return outcome
+
+
+def _review(
+    engine: Engine,
+    gitlab: GitLabClient,
+    request: ReviewRequest,
+    ledger: Ledger | None,
+    catalog: ServiceCatalog | None,
+    observer: ReviewObserver | None,
 ) -> ReviewOutcome:
     info, diff = gitlab.fetch_diff(request.project, request.iid)
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
-    previous = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
-    if previous == head and request.trigger != "command":
+    command = request.trigger == "command"
+    reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
+    if reviewed == head and not command:
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     if (
         ledger is not None
-        and request.trigger == "command"
-        and not ledger.allow_command(info.project_id, info.iid, head)
+        and command
+        and not ledger.allow_command(info.project_id, info.iid, head, request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
-    files, since = _what_to_review(gitlab, info, diff, previous if request.trigger == "pushed" else None)
+    scope = review_scope(
+        diff.files,
+        head,
+        follow_up=request.trigger == "pushed",
+        last_reviewed=reviewed,
+        unfinished=ledger.unfinished(info.project_id, info.iid)
+        if ledger is not None and not command
+        else None,
+        interdiff=lambda since: _interdiff(gitlab, info, since, head),
+    )
     service = _service(catalog, gitlab, info, diff)
     policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
     metadata: dict[str, str | int | float | bool] = {
@@ -94,94 +144,94 @@ def review_merge_request(
         "mr": info.iid,
         "trigger": request.trigger,
     }
-    with metrics.REVIEW_SECONDS.time():
-        analysis = engine.analyse(
-            files,
-            diff.refs,
-            title=info.title,
-            policy=policy,
-            metadata=metadata,
-            anchor_files=diff.files,
-            service=service.describe() if service else "",
-        )
-    _count(analysis, policy)
-    carried = _carried_over(ledger, info, diff, analysis) if since else []
+    analysis = engine.analyse(
+        scope.files,
+        diff.refs,
+        title=info.title,
+        policy=policy,
+        metadata=metadata,
+        anchor_files=diff.files,
+        service=service.describe() if service else "",
+        answers=ledger.answers(info.project_id, info.iid, head) if ledger is not None else None,
+    )
+    if observer is not None:
+        observer.analysed(policy.team or "unknown", analysis)
+    carried = _carried_over(ledger, info, diff, analysis) if scope.partial else []
+    tier = analysis.plan.tier.value
     if request.dry_run:
         inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
         listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
-        summary = _summary(analysis, diff, listed, inline, 0, since)
+        summary = _summary(analysis, diff, listed, inline, 0, scope)
         comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
         shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary}"
-        return ReviewOutcome(
-            "dry-run", "", head, analysis.plan.tier.value, len(inline), len(listed), 0, analysis.usage, shown
-        )
+        return ReviewOutcome("dry-run", "", head, tier, len(inline), len(listed), 0, analysis.usage, shown)
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
-        metrics.REVIEWS.labels(outcome="superseded", tier=analysis.plan.tier.value).inc()
-        return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head)
+        return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head, tier)
     threads = gitlab.bot_threads(info.project_id, info.iid)
-    existing = {t.fingerprint for t in threads}
-    outcome = publish_inline(gitlab, info.project_id, info.iid, analysis.placed, existing)
+    published = publish_inline(
+        gitlab, info.project_id, info.iid, decide_publication(analysis.placed, threads, head)
+    )
     addressed = resolve_addressed(
         gitlab, info.project_id, info.iid, threads, _still_present(diff.files, threads)
     )
-    listed = outcome.in_summary + carried
+    listed = published.in_summary + carried
     summary = _summary(
-        analysis, diff, listed, outcome.inline, len(outcome.already_posted), since, resolved=len(addressed)
+        analysis,
+        diff,
+        listed,
+        published.inline,
+        len(published.already_posted),
+        scope,
+        resolved=len(addressed),
     )
     gitlab.upsert_summary(info.project_id, info.iid, summary)
     if ledger is not None:
-        ledger.record(info.project_id, info.iid, head, listed)
-    for finding in outcome.inline:
-        metrics.FINDINGS.labels(aspect=finding.aspect, placement="inline").inc()
-    for finding, _ in outcome.in_summary:
-        metrics.FINDINGS.labels(aspect=finding.aspect, placement="summary").inc()
-    metrics.REVIEWS.labels(outcome="reviewed", tier=analysis.plan.tier.value).inc()
+        ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
     log.info(
-        "reviewed %s!%s at %s%s: tier %s, %d inline, %d in summary, %d already posted, %d tokens, $%.4f",
+        "reviewed %s!%s at %s%s: tier %s, %d inline in %d new threads, %d in summary, "
+        "%d already posted, %d files not reviewed, %d answers reused, %d tokens, $%.4f",
         info.project_path,
         info.iid,
         head[:12],
-        f" (changes since {since[:12]})" if since else "",
-        analysis.plan.tier.value,
-        len(outcome.inline),
-        len(outcome.in_summary),
-        len(outcome.already_posted),
-        analysis.usage.prompt_tokens,
-        analysis.usage.cost,
+        f" (changes since {scope.since[:12]})" if scope.since else "",
+        tier,
+        len(published.inline),
+        published.threads,
+        len(published.in_summary),
+        len(published.already_posted),
+        len(analysis.failed_paths),
+        analysis.reused,
+        analysis.spent.prompt_tokens,
+        analysis.spent.cost,
     )
     return ReviewOutcome(
-        "reviewed",
+        "reviewed" if analysis.complete else "partial",
         "",
         head,
-        analysis.plan.tier.value,
-        len(outcome.inline),
+        tier,
+        len(published.inline),
         len(listed),
-        len(outcome.already_posted),
+        len(published.already_posted),
         analysis.usage,
         summary,
+        unreviewed=analysis.failed_paths,
+        reused=analysis.reused,
+        findings=tuple((f.aspect, "inline") for f in published.inline)
+        + tuple((f.aspect, "summary") for f, _ in published.in_summary),
     )
 
 
-def _what_to_review(
-    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff, previous: str | None
-) -> tuple[Sequence[FileDiff], str | None]:
-    """After a push, the hunks the push changed (and the head they are compared with); else, or
-    when the previous head cannot be compared any more (force-pushed away), the whole MR."""
-    if previous is None or previous == diff.refs.head_sha:
-        return diff.files, None
+def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: str) -> list[FileDiff] | None:
+    """What changed from ``since`` to ``head``; None when they cannot be compared any more
+    (force-pushed away): then the whole MR is reviewed."""
     try:
-        interdiff = gitlab.compare(info.project_id, previous, diff.refs.head_sha)
+        return gitlab.compare(info.project_id, since, head)
     except (GitLabError, DiffParseError) as exc:
         log.info(
-            "reviewing all of %s!%s: cannot compare with %s: %s",
-            info.project_path,
-            info.iid,
-            previous[:12],
-            exc,
+            "reviewing all of %s!%s: cannot compare with %s: %s", info.project_path, info.iid, since[:12], exc
         )
-        return diff.files, None
-    return changed_since(diff.files, interdiff), previous
+        return None
 
 
 def _still_present(
@@ -208,7 +258,7 @@ def _still_present(
 
 
 def _carried_over(
-    ledger: ReviewLedger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
+    ledger: Ledger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
 ) -> list[tuple[Finding, str]]:
     """What the previous summary listed for files this follow-up did not review again."""
     if ledger is None:
@@ -251,8 +301,7 @@ def _summary(
     in_summary: Sequence[tuple[Finding, str]],
     inline: Sequence[Finding],
     already_posted: int,
-    since: str | None,
-    *,
+    scope: Scope,
     resolved: int = 0,
 ) -> str:
     return render_summary(
@@ -268,15 +317,9 @@ def _summary(
             prompt_versions=analysis.prompt_versions,
             aspects=analysis.aspects,
             model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
-            since=since,
+            since=scope.since,
             resolved=resolved,
+            retried=scope.retried,
+            unreviewed=analysis.failed_paths,
         )
     )
-
-
-def _count(analysis: Analysis, policy: TeamPolicy) -> None:
-    team = policy.team or "unknown"
-    metrics.TOKENS.labels(kind="prompt", team=team).inc(analysis.usage.prompt_tokens)
-    metrics.TOKENS.labels(kind="cached", team=team).inc(analysis.usage.cached_tokens)
-    metrics.TOKENS.labels(kind="completion", team=team).inc(analysis.usage.completion_tokens)
-    metrics.COST.labels(team=team).inc(analysis.usage.cost)

@@ -11,6 +11,7 @@ import redis
 from celery import Task, shared_task
 
 from reviewer.app.config import load_settings
+from reviewer.app.review_metrics import PrometheusObserver
 from reviewer.app.services import Services, build_services
 from reviewer.app.state import ReviewLedger, connect
 from reviewer.errors import ConfigError, TransientError
@@ -72,9 +73,10 @@ def review_merge_request_task(
         outcome = review_merge_request(
             services.engine,
             services.gitlab,
-            ReviewRequest(project_id, iid, trigger),
+            ReviewRequest(project_id, iid, trigger, delivery=delivery),
             ledger=ledger,
             catalog=services.catalog,
+            observer=PrometheusObserver(),
         )
     except (TransientError, redis.RedisError) as exc:
         transient = exc if isinstance(exc, TransientError) else TransientError(f"Redis: {type(exc).__name__}")

@@ -1,4 +1,6 @@
-"""What the bot remembers between deliveries, in Redis: deliveries seen and heads reviewed."""
+"""What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
+or in part), the model's answers per head, and the ``/ai-review`` cooldown. The ledger implements
+``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 import redis
 
 from reviewer.review.findings import Finding, from_record, to_record
+from reviewer.review.memory import Unfinished
 
 
 def connect(url: str) -> redis.Redis:
@@ -22,6 +25,7 @@ def connect(url: str) -> redis.Redis:
 
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
 REVIEW_TTL_SECONDS = 30 * 24 * 3600
+ANSWER_TTL_SECONDS = 7 * 24 * 3600  # a head's model answers: long enough for every retry and re-trigger
 
 
 class RedisDeliveryLog:
@@ -38,8 +42,28 @@ class RedisDeliveryLog:
         self._redis.delete(self._prefix + key)
 
 
+class RedisAnswerStore:
+    """The model's answers for one head of one MR: a Redis hash, question -> answer, that
+    expires ``ANSWER_TTL_SECONDS`` after its last answer."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._redis = client
+        self._key = key
+
+    def get(self, key: str) -> str | None:
+        value = self._redis.hget(self._key, key)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def put(self, key: str, value: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.hset(self._key, key, value.encode())
+        pipe.expire(self._key, ANSWER_TTL_SECONDS)
+        pipe.execute()
+
+
 class ReviewLedger:
-    """Which head of each MR was last reviewed, so a redelivered or repeated event costs nothing."""
+    """Which head of each MR was last reviewed, so a redelivered or repeated event costs nothing;
+    which head was reviewed only in part, so the next trigger reviews what failed."""
 
     def __init__(self, client: redis.Redis, *, prefix: str = "reviewer:reviewed:") -> None:
         self._redis = client
@@ -49,8 +73,20 @@ class ReviewLedger:
         return f"{self._prefix}{project_id}:{iid}"
 
     def last_reviewed(self, project_id: int | str, iid: int) -> str | None:
+        """The last head reviewed completely; a head reviewed in part does not count."""
         value = self._redis.get(self._key(project_id, iid))
         return value.decode() if isinstance(value, bytes) else value
+
+    def unfinished(self, project_id: int | str, iid: int) -> Unfinished | None:
+        """The last review, when it could not review some files (newer than ``last_reviewed``)."""
+        raw = self._redis.get(self._key(project_id, iid) + ":unfinished")
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            return Unfinished(str(data["head"]), tuple(str(p) for p in data["paths"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # written by another version: the next review writes it anew
 
     def record(
         self,
@@ -58,13 +94,22 @@ class ReviewLedger:
         iid: int,
         head_sha: str,
         in_summary: Sequence[tuple[Finding, str]] = (),
+        *,
+        unfinished: Sequence[str] = (),
     ) -> None:
         """Remember the head reviewed and the findings its summary lists (a follow-up review of a
-        push keeps listing those of files it does not review again)."""
+        push keeps listing those of files it does not review again). With ``unfinished`` (files
+        whose model calls failed), the head is recorded as reviewed in part, not as reviewed."""
+        key = self._key(project_id, iid)
         listed = json.dumps([{"finding": to_record(f), "reason": reason} for f, reason in in_summary])
         pipe = self._redis.pipeline()
-        pipe.set(self._key(project_id, iid), head_sha.encode(), ex=REVIEW_TTL_SECONDS)
-        pipe.set(self._key(project_id, iid) + ":summary", listed.encode(), ex=REVIEW_TTL_SECONDS)
+        if unfinished:
+            partial = json.dumps({"head": head_sha, "paths": list(unfinished)})
+            pipe.set(key + ":unfinished", partial.encode(), ex=REVIEW_TTL_SECONDS)
+        else:
+            pipe.set(key, head_sha.encode(), ex=REVIEW_TTL_SECONDS)
+            pipe.delete(key + ":unfinished")
+        pipe.set(key + ":summary", listed.encode(), ex=REVIEW_TTL_SECONDS)
         pipe.execute()
 
     def in_summary(self, project_id: int | str, iid: int) -> list[tuple[Finding, str]]:
@@ -76,11 +121,22 @@ class ReviewLedger:
         except (ValueError, KeyError, TypeError):
             return []  # written by another version: the next review writes it anew
 
-    def allow_command(self, project_id: int | str, iid: int, head_sha: str, *, cooldown: int = 120) -> bool:
+    def allow_command(
+        self, project_id: int | str, iid: int, head_sha: str, delivery: str = "", *, cooldown: int = 120
+    ) -> bool:
         """A ``/ai-review`` of the same head at most once per ``cooldown`` seconds: a comment
-        thread cannot be turned into a way to spend the model budget."""
+        thread cannot be turned into a way to spend the model budget. The cooldown belongs to the
+        delivery that started it, so a retry of that same delivery (after a transient error) is
+        not refused by its own cooldown."""
         key = f"reviewer:command:{project_id}:{iid}:{head_sha}"
-        return bool(self._redis.set(key, b"1", nx=True, ex=cooldown))
+        claim = (delivery or "-").encode()
+        if self._redis.set(key, claim, nx=True, ex=cooldown):
+            return True
+        return bool(delivery) and self._redis.get(key) == claim
+
+    def answers(self, project_id: int | str, iid: int, head_sha: str) -> RedisAnswerStore:
+        """Where the model's answers for this head are kept (see ``reviewer.review.memory``)."""
+        return RedisAnswerStore(self._redis, f"reviewer:answers:{project_id}:{iid}:{head_sha}")
 
     def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
         """One review of an MR at a time: two at once would each post what the other has not yet."""

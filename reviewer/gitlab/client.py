@@ -7,8 +7,14 @@ GitLab REST API v4 pages this module follows:
 - Discussions: create a thread in the MR diff (``position`` with ``position_type=text``, the three
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
-- Notes: list, create and edit MR notes (the one summary note).
+- Notes: list, create and edit MR notes (the one summary note), reply in a thread.
 - Users: ``GET /user`` (the bot's own id, to recognise its notes).
+
+Reads and edits (GET, PUT) use python-gitlab's transient-error retry; creation calls (thread,
+reply, summary note) go once without it, as its retry re-sends a POST GitLab may have written.
+After a lost answer (5xx, timeout, dropped connection) the bot reads back its markers: there, the
+write is done; not there, TransientError, and only a later retry of the review (which reads
+GitLab first) writes again, since a timed-out request may still be running. 429s are retried.
 
 Only this module catches python-gitlab's exceptions; it raises the project's own from them
 (reviewer.errors), with project, MR and status, never the token.
@@ -25,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 import gitlab
 import requests
-from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
+from gitlab.exceptions import GitlabError
 
 from reviewer.diff.parsing import (
     DiffParseError,
@@ -35,16 +41,25 @@ from reviewer.diff.parsing import (
     parse_gitlab_diffs,
     parse_unified,
 )
-from reviewer.diff.positions import LinePoint, Position
+from reviewer.diff.positions import Position
 from reviewer.errors import GitLabError, PositionRejected, TransientError
-from reviewer.review.findings import Side
+from reviewer.gitlab.api import (
+    ONCE,
+    SUMMARY_MARKER,
+    BotThread,
+    ambiguous,
+    bot_thread,
+    describe_failure,
+    position_payload,
+    same_write,
+    translate,
+)
+
+__all__ = ["SUMMARY_MARKER", "BotThread", "GitLabClient", "MergeRequestInfo", "position_payload"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
-SUMMARY_MARKER = "<!-- ai-review summary -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,47 +75,6 @@ class MergeRequestInfo:
     target_branch: str
     head_sha: str | None
     web_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class BotThread:
-    """A discussion the bot started, recognised by its author and the fingerprint marker."""
-
-    discussion_id: str
-    note_id: int
-    fingerprint: str
-    resolved: bool
-    path: str | None
-    side: Side  # where the thread sits: "old" for a removed line, else "new"
-    anchor: str | None  # code hash of the line it is about (None on threads of older versions)
-
-
-def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
-    """GitLab's ``position`` object for a diff thread. Line fields appear only as set."""
-    payload: dict[str, Any] = {
-        "position_type": "text",
-        "base_sha": position.refs.base_sha,
-        "start_sha": position.refs.start_sha,
-        "head_sha": position.refs.head_sha,
-        "old_path": position.old_path,
-        "new_path": position.new_path,
-    }
-    if position.old_line is not None:
-        payload["old_line"] = position.old_line
-    if position.new_line is not None:
-        payload["new_line"] = position.new_line
-    if with_range:
-        payload["line_range"] = {"start": _point(position.start), "end": _point(position.end)}
-    return payload
-
-
-def _point(point: LinePoint) -> dict[str, Any]:
-    out: dict[str, Any] = {"line_code": point.line_code, "type": point.type}
-    if point.old_line is not None:
-        out["old_line"] = point.old_line
-    if point.new_line is not None:
-        out["new_line"] = point.new_line
-    return out
 
 
 class GitLabClient:
@@ -250,32 +224,12 @@ class GitLabClient:
         return data.decode("utf-8", errors="replace")
 
     def bot_threads(self, project: int | str, iid: int) -> list[BotThread]:
-        """The discussions this bot started on the MR, with the fingerprint each carries."""
+        """The discussions this bot started on the MR, with the fingerprints they carry."""
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
-        threads: list[BotThread] = []
-        for discussion in self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list):
-            notes = discussion.attributes.get("notes") or []
-            if not notes or (notes[0].get("author") or {}).get("id") != bot:
-                continue
-            first = notes[0]
-            marker = FINGERPRINT_MARKER.search(first.get("body") or "")
-            if not marker:
-                continue
-            position = first.get("position") or {}
-            only_old = position.get("old_line") is not None and position.get("new_line") is None
-            threads.append(
-                BotThread(
-                    discussion_id=str(discussion.id),
-                    note_id=int(first["id"]),
-                    fingerprint=marker.group(1),
-                    resolved=bool(first.get("resolved")),
-                    path=(position.get("old_path") if only_old else position.get("new_path")) or None,
-                    side=Side.OLD if only_old else Side.NEW,
-                    anchor=marker.group(2),
-                )
-            )
-        return threads
+        listing = self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list)
+        found = (bot_thread(str(d.id), d.attributes.get("notes") or [], bot) for d in listing)
+        return [thread for thread in found if thread is not None]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -283,44 +237,76 @@ class GitLabClient:
         """Start a discussion; inline when ``position`` is given. Raises PositionRejected on 400.
 
         A multi-line range is sent with its line codes; when GitLab refuses it, the single-line
-        form of the same position is tried before giving up on inline placement.
+        form of the same position is tried before giving up on inline placement. Sent once: see
+        the module doc for a lost answer.
         """
         mr = self._mr(project, iid, lazy=True)
+
+        def find() -> str | None:
+            return self._find_thread(project, iid, body)
+
         if position is None:
-            created = self._call(f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": body}))
-            return str(created.id)
+            return self._create_once(
+                f"comment on {project}!{iid}",
+                lambda: mr.discussions.create({"body": body}, max_retries=self._retries, **ONCE).id,
+                find,
+            )
         last: GitLabError | None = None
         for with_range in (True, False):
             data = {"body": body, "position": position_payload(position, with_range=with_range)}
             try:
-                created = self._call(
+                return self._create_once(
                     f"comment on {position.new_path} in {project}!{iid}",
-                    lambda data=data: mr.discussions.create(data, max_retries=self._retries),  # type: ignore[misc]
+                    lambda data=data: mr.discussions.create(data, max_retries=self._retries, **ONCE).id,  # type: ignore[misc]
+                    find,
                 )
-                return str(created.id)
             except GitLabError as exc:
                 if exc.status != 400:
                     raise
                 last = exc
         raise PositionRejected(str(last))
 
+    def reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str:
+        """Add a note to a thread; sent once (see the module doc). Returns the note's id."""
+        mr = self._mr(project, iid, lazy=True)
+        discussion = mr.discussions.get(discussion_id, lazy=True)
+        return self._create_once(
+            f"reply in a thread of {project}!{iid}",
+            lambda: discussion.notes.create({"body": body}, max_retries=self._retries, **ONCE).id,
+            lambda: self._find_reply(project, iid, discussion_id, body),
+        )
+
     def resolve_thread(
         self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
     ) -> None:
         """Resolve a thread, after a reply saying why when ``reply`` is given."""
-        mr = self._mr(project, iid, lazy=True)
-
-        def resolve() -> None:
-            discussion = mr.discussions.get(discussion_id, lazy=True)
-            if reply:
-                discussion.notes.create({"body": reply}, max_retries=self._retries)
-            discussion.resolved = True
-            discussion.save()
-
-        self._call(f"resolve a thread on {project}!{iid}", resolve)
+        if reply:
+            self.reply(project, iid, discussion_id, reply)
+        discussion = self._mr(project, iid, lazy=True).discussions.get(discussion_id, lazy=True)
+        discussion.resolved = True  # a PUT: safe to repeat, so retried as usual
+        self._call(f"resolve a thread on {project}!{iid}", lambda: discussion.save(max_retries=self._retries))
 
     def upsert_summary(self, project: int | str, iid: int, body: str) -> int:
         """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
+        mr = self._mr(project, iid, lazy=True)
+        note = self._summary_note(project, iid)
+        if note is not None:
+            note.body = body
+            self._call(f"update the summary of {project}!{iid}", lambda: note.save(max_retries=self._retries))
+            return int(note.id)
+
+        def find() -> str | None:
+            found = self._summary_note(project, iid)
+            return str(found.id) if found is not None else None
+
+        created = self._create_once(
+            f"post the summary of {project}!{iid}",
+            lambda: mr.notes.create({"body": body}, max_retries=self._retries, **ONCE).id,
+            find,
+        )
+        return int(created)
+
+    def _summary_note(self, project: int | str, iid: int) -> Any | None:
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
         listing = self._iterate(
@@ -331,11 +317,45 @@ class GitLabClient:
             if (note.attributes.get("author") or {}).get("id") == bot and SUMMARY_MARKER in (
                 note.attributes.get("body") or ""
             ):
-                note.body = body
-                self._call(f"update the summary of {project}!{iid}", note.save)
-                return int(note.id)
-        created = self._call(f"post the summary of {project}!{iid}", lambda: mr.notes.create({"body": body}))
-        return int(created.id)
+                return note
+        return None
+
+    def _find_thread(self, project: int | str, iid: int, body: str) -> str | None:
+        """The bot's discussion whose first note is this body (by its markers), if GitLab has it."""
+        bot, same = self.bot_user_id(), same_write(body)
+        mr = self._mr(project, iid, lazy=True)
+        for discussion in self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list):
+            notes = discussion.attributes.get("notes") or []
+            if notes and (notes[0].get("author") or {}).get("id") == bot and same(notes[0].get("body") or ""):
+                return str(discussion.id)
+        return None
+
+    def _find_reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str | None:
+        bot, same = self.bot_user_id(), same_write(body)
+        mr = self._mr(project, iid, lazy=True)
+        discussion = self._call(
+            f"read a thread of {project}!{iid}",
+            lambda: mr.discussions.get(discussion_id, max_retries=self._retries),
+        )
+        for note in discussion.attributes.get("notes") or []:
+            if (note.get("author") or {}).get("id") == bot and same(note.get("body") or ""):
+                return str(note["id"])
+        return None
+
+    def _create_once(self, what: str, send: Callable[[], Any], find: Callable[[], str | None]) -> str:
+        """Send a creation call once. When its answer is lost, read back: ``find`` returns the id
+        of what was written, or None. Nothing is sent a second time here."""
+        try:
+            return str(send())
+        except (GitlabError, requests.RequestException) as exc:
+            if not ambiguous(exc):
+                raise translate(what, exc) from exc
+            reason = describe_failure(exc)
+        found = find()  # a read: retried as usual, a TransientError when GitLab stays down
+        if found is not None:
+            log.info("could %s, then the answer was lost (%s): it is there, not sent again", what, reason)
+            return found
+        raise TransientError(f"could not {what}: {reason}, and it is not there; a later retry sends it")
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -368,35 +388,15 @@ class GitLabClient:
         try:
             yield from lister(iterator=True, max_retries=self._retries)
         except (GitlabError, requests.RequestException) as exc:
-            raise _translate(what, exc) from exc
+            raise translate(what, exc) from exc
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except (GitlabError, requests.RequestException) as exc:
-            raise _translate(what, exc) from exc
+            raise translate(what, exc) from exc
 
 
 def _project_path(web_url: str) -> str | None:
     match = re.search(r"https?://[^/]+/(.+?)/-/merge_requests/", web_url)
     return match.group(1) if match else None
-
-
-def _translate(what: str, exc: Exception) -> Exception:
-    if isinstance(exc, requests.RequestException):
-        return TransientError(f"could not {what}: {type(exc).__name__}")
-    assert isinstance(exc, GitlabError)
-    status = exc.response_code
-    if isinstance(exc, GitlabAuthenticationError) and status is None:
-        status = 401
-    message = _short(exc.error_message)
-    if status is not None and (status >= 500 or status == 429):
-        return TransientError(f"could not {what}: GitLab answered {status}")
-    if isinstance(exc, GitlabHttpError) or status is not None:
-        return GitLabError(f"could not {what}: GitLab answered {status}: {message}", status=status)
-    return GitLabError(f"could not {what}: {message}", status=status)
-
-
-def _short(message: Any) -> str:
-    text = str(message)
-    return text if len(text) <= 300 else text[:300] + "..."

@@ -4,18 +4,72 @@ The merge request's diff (base..new head) is cut down to the hunks that overlap 
 changed (old head..new head, compared straight, so a rebase shows only what it really changed in
 the MR's files). Positions still come from the MR's latest version, so every finding anchors as in
 a full review; files the push did not touch are not sent to the model again.
+
+``review_scope`` decides what a review sends to the model: the whole MR, what a push changed,
+and the files an earlier review of the MR could not review (their model calls failed).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from reviewer.diff.parsing import FileDiff, FileStatus, Hunk, LineKind
+from reviewer.review.memory import Unfinished
 
 _WHOLE_FILE = [(1, sys.maxsize)]
 CONTEXT = 3  # unchanged lines kept around what a push changed, as GitLab's hunks do
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one review sends to the model."""
+
+    files: tuple[FileDiff, ...]
+    since: str | None = None  # a follow-up: what changed since this head
+    retried: tuple[str, ...] = ()  # files reviewed again because their model calls failed before
+
+    @property
+    def partial(self) -> bool:
+        """Only part of the MR: the summary keeps listing what earlier reviews found elsewhere."""
+        return self.since is not None or bool(self.retried)
+
+
+def review_scope(
+    files: Sequence[FileDiff],
+    head_sha: str,
+    *,
+    follow_up: bool,
+    last_reviewed: str | None,
+    unfinished: Unfinished | None,
+    interdiff: Callable[[str], Sequence[FileDiff] | None],
+) -> Scope:
+    """What to review of the MR's ``files`` at ``head_sha``.
+
+    - The last review of this very head could not review some files: those files only (the rest
+      of the head was reviewed and published).
+    - A follow-up (a push): the hunks changed since the last head reviewed, in full or in part,
+      plus the files that review could not review. ``interdiff(head)`` compares that head with
+      this one; None (force-pushed away) means the whole MR.
+    - Otherwise the whole MR.
+    """
+    failed = set(unfinished.paths) if unfinished else set()
+    again = [f for f in files if f.path in failed or f.old_path in failed]
+    if unfinished is not None and unfinished.head_sha == head_sha:
+        return Scope(tuple(again), retried=tuple(f.path for f in again))
+    previous = unfinished.head_sha if unfinished is not None else last_reviewed
+    if not follow_up or previous is None or previous == head_sha:
+        return Scope(tuple(files))
+    changes = interdiff(previous)
+    if changes is None:
+        return Scope(tuple(files))
+    chosen = {f.path: f for f in changed_since(files, changes)} | {f.path: f for f in again}
+    return Scope(
+        tuple(chosen[f.path] for f in files if f.path in chosen),
+        since=previous,
+        retried=tuple(f.path for f in again),
+    )
 
 
 def changed_since(mr_files: Sequence[FileDiff], interdiff: Sequence[FileDiff]) -> list[FileDiff]:

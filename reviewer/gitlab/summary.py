@@ -34,6 +34,8 @@ class SummaryInput:
     model_configured: bool = True
     since: str | None = None  # a follow-up review: what changed since this head
     resolved: int = 0  # earlier threads resolved because their line changed
+    retried: tuple[str, ...] = ()  # files reviewed again: their model calls had failed before
+    unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
 
 
 def render_summary(s: SummaryInput) -> str:
@@ -69,6 +71,14 @@ def render_summary(s: SummaryInput) -> str:
     if s.failures:
         lines += ["", "**Could not complete**", ""]
         lines += [f"- {failure}" for failure in s.failures[:_MAX_LISTED]]
+    if s.unreviewed:
+        shown = ", ".join(f"`{_code(path)}`" for path in s.unreviewed[:_MAX_LISTED])
+        more = f" and {len(s.unreviewed) - _MAX_LISTED} more" if len(s.unreviewed) > _MAX_LISTED else ""
+        lines += [
+            "",
+            f"Not reviewed yet: {shown}{more}. The next push or `/ai-review` reviews "
+            f"{'them' if len(s.unreviewed) != 1 else 'it'}; what was reviewed is not asked again.",
+        ]
     if not s.model_configured:
         lines += ["", "Model review is off (no gateway configured): deterministic checks only."]
     lines += ["", _footer(s)]
@@ -98,6 +108,13 @@ def _scope(s: SummaryInput) -> str:
     what = (
         f"the changes since `{s.since[:12]}` up to `{s.head_sha[:12]}`" if s.since else f"`{s.head_sha[:12]}`"
     )
+    if s.retried:
+        again = _count(len(s.retried), "file")
+        what += (
+            f" ({again} whose review could not complete before)"
+            if s.since
+            else f" again: {again} whose review could not complete before"
+        )
     return (
         f"Reviewed {what}: {_count(plan.reviewed_files, 'file')}, "
         f"{_count(plan.changed_lines, 'changed line')}, "

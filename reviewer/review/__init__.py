@@ -1,6 +1,6 @@
 """The review itself: planning and risk tiers, chunking, token counting, prompts, the engine that asks
-the model aspects in parallel, findings and their merge, reports, evaluation, and the deterministic
-detectors (``reviewer.review.detectors``).
+the model aspects in parallel, findings and their merge, reports, evaluation, the deterministic detectors
+(``reviewer.review.detectors``), and what a review remembers (``memory``: Protocols the app layer implements).
 
 Rule: computation over a diff handed in; no GitLab, web framework, Redis, Celery or metrics; the
 model is reached only through ``reviewer.model``.
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         to_record,
     )
     from reviewer.review.local import review_local_diff
+    from reviewer.review.memory import Ledger, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import PromptStore, TeamPolicy, parse_overrides
     from reviewer.review.report import render_report
@@ -36,6 +37,7 @@ __all__ = [
     "Analysis",
     "Engine",
     "Finding",
+    "Ledger",
     "ModelChoice",
     "ParsedAnswer",
     "Plan",
@@ -48,6 +50,7 @@ __all__ = [
     "Thresholds",
     "Tier",
     "TokenCounter",
+    "Unfinished",
     "code_hash",
     "default_counter",
     "evaluate",
@@ -79,6 +82,7 @@ __getattr__ = lazy_exports(
             "to_record",
         ),
         "local": ("review_local_diff",),
+        "memory": ("Ledger", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
         "prompts": ("PromptStore", "TeamPolicy", "parse_overrides"),
         "report": ("render_report",),

@@ -17,6 +17,7 @@ from reviewer.model.client import AnswerInvalid, LLMClient
 from reviewer.model.usage import Usage
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.findings import Finding, select, with_fingerprint
+from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_answer
 from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review
 from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
@@ -49,11 +50,18 @@ class Analysis:
     placed: list[tuple[Finding, Placement]]  # kept, most severe first
     over_cap: list[Finding]
     failures: list[str]  # what could not be reviewed, said plainly
-    usage: Usage
+    usage: Usage  # every answer this analysis stands on, stored ones included
     prompt_versions: dict[str, str]
     aspects: tuple[str, ...]
-    model_calls: int
+    model_calls: int  # questions for the model (answered now, from the store, or failed)
     seconds: float
+    failed_paths: tuple[str, ...] = ()  # files of chunks whose model call failed for good
+    reused: int = 0  # answers taken from the store instead of asking the model again
+    spent: Usage = field(default_factory=Usage)  # what this run's own model calls cost
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed_paths
 
 
 @dataclass
@@ -77,9 +85,12 @@ class Engine:
         metadata: Mapping[str, str | int | float | bool] | None = None,
         anchor_files: Sequence[FileDiff] | None = None,
         service: str = "",
+        answers: AnswerStore | None = None,
     ) -> Analysis:
         """Review ``files``; findings anchor on ``anchor_files`` (the whole MR diff, when ``files``
-        is only part of it) or on ``files``. ``service`` is the catalog's one-line description."""
+        is only part of it) or on ``files``. ``service`` is the catalog's one-line description.
+        With ``answers``, a question already answered for this head is not asked again, and each
+        new answer is stored as it arrives."""
         started = time.monotonic()
         secrets = scan_secrets(files)
         config = self.plan_config
@@ -92,24 +103,29 @@ class Engine:
             for chunk in plan.chunks
             for group in _call_groups(aspects, plan.is_sensitive(chunk))
         ]
-        results = self._run_aspects(tasks, plan, policy, title, metadata or {}, service)
-        usage = Usage()
+        results = self._run_aspects(tasks, plan, policy, title, metadata or {}, service, answers)
+        usage = spent = Usage()
         failures: list[str] = []
+        failed_paths: dict[str, None] = {}
+        reused = 0
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
-        for (chunk, aspect), outcome in zip(tasks, results, strict=True):
+        for (chunk, aspect), (outcome, stored) in zip(tasks, results, strict=True):
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
                 failures.append(_failure_text(aspect, chunk, outcome))
+                failed_paths.update(dict.fromkeys(chunk.paths))
                 if isinstance(outcome, AnswerInvalid):
-                    usage = usage + outcome.usage
+                    usage, spent = usage + outcome.usage, spent + outcome.usage
                 continue
             usage = usage + outcome.usage
+            spent = spent if stored else spent + outcome.usage
+            reused += stored
             found.extend(outcome.findings)
             if outcome.rejected:
                 log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
-        if tasks and all(isinstance(r, TransientError) for r in results):
-            first = next(r for r in results if isinstance(r, TransientError))
+        if tasks and all(isinstance(r, TransientError) for r, _ in results):
+            first = next(r for r, _ in results if isinstance(r, TransientError))
             raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
         index = LineIndex(anchor_files if anchor_files is not None else files, refs)
         placed = [_place(index, f, secrets.masker) for f in found]
@@ -125,6 +141,9 @@ class Engine:
             aspects=tuple(aspects),
             model_calls=len(tasks),
             seconds=time.monotonic() - started,
+            failed_paths=tuple(failed_paths),
+            reused=reused,
+            spent=spent,
         )
 
     def _run_aspects(
@@ -135,14 +154,21 @@ class Engine:
         title: str,
         metadata: Mapping[str, str | int | float | bool],
         service: str,
-    ) -> list[Any]:
+        answers: AnswerStore | None,
+    ) -> list[tuple[Any, bool]]:
+        """Each task's answer (or the error it ended with) and whether it came from the store."""
         if not tasks or self.llm is None:
             return []
         llm = self.llm
 
-        def run(task: tuple[Chunk, str]) -> Any:
+        def run(task: tuple[Chunk, str]) -> tuple[Any, bool]:
             chunk, aspect = task
             prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
+            key = answer_key(aspect, prompt.version, chunk.text)
+            stored = answers.get(key) if answers is not None else None
+            known = load_answer(stored) if stored else None
+            if known is not None:
+                return known, True
             models = self.models.for_review(aspect, plan.tier, policy)
             # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
             # (which also tells the aspect apart).
@@ -150,9 +176,12 @@ class Engine:
             if policy.team:
                 meta["team"] = policy.team
             try:
-                return llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
+                answer = llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
             except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
-                return exc
+                return exc, False
+            if answers is not None:
+                answers.put(key, dump_answer(answer))
+            return answer, False
 
         workers = max(1, min(self.concurrency, len(tasks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aspect") as pool:

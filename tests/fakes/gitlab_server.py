@@ -21,11 +21,29 @@ are checked by ``fakes.gitlab_rules`` (read its doc for where it is stricter tha
 replies in a diff thread are DiffNotes carrying the thread's position; only DiffNotes and
 DiscussionNotes are resolvable.
 
-Test-only knobs: ``fail_next`` (fault injection), ``reject_positions`` (every POSTed position
-answers 400), ``diff_refs_pending`` on ``open_mr`` (``diff_refs`` null for the first GETs),
-``diffs_max_per_page`` (GitLab before 17.11 answered 500 to ``/diffs?per_page`` above 30).
-Everything the server saw or did can be read without HTTP: ``requests``, ``discussions()``,
-``notes()``, ``inline_positions()``, ``executed_quick_actions``, ``position_rejections``.
+Test-only knobs: ``fail_next`` and ``inject`` (fault injection, below), ``reject_positions``
+(every POSTed position answers 400), ``diff_refs_pending`` on ``open_mr`` (``diff_refs`` null for
+the first GETs), ``diffs_max_per_page`` (GitLab before 17.11 answered 500 to ``/diffs?per_page``
+above 30). Everything the server saw or did can be read without HTTP: ``requests``,
+``discussions()``, ``notes()``, ``inline_positions()``, ``executed_quick_actions``,
+``position_rejections``; ``wait_idle()`` waits until no request is being handled (a slow write
+has landed).
+
+Faults, chosen by method (``*`` for any), a ``re.search`` over the URL-encoded path, and which
+matching requests they hit (``nth``, 1-based, counted from the moment the fault is added):
+
+- ``fail_next(method, path, status, times=1)``: answer ``status`` without doing anything;
+- ``inject(method, path, "lost_answer", nth=(1, 3), status=500)``: the request takes effect, then
+  the answer is ``status`` (a 5xx after the write, as when a proxy loses Rails' answer);
+- ``inject(..., "dropped_answer")``: the request takes effect, then the connection is closed
+  without an answer (a connection reset after sending);
+- ``inject(..., "late_answer", delay=2.0)``: the request takes effect at once, the answer leaves
+  ``delay`` seconds later (a client with a shorter timeout sees a timeout);
+- ``inject(..., "slow_write", delay=2.0)``: the request is held ``delay`` seconds, then takes
+  effect and is answered (a client that times out sees nothing written until it lands).
+
+Delays run outside the server's lock: other requests (a read-back) are served meanwhile. A
+recorded request carries the fault that hit it (``fault``) and the status sent (0: none).
 
     with GitLabStandIn() as server:
         repo = GitRepo.create(tmp_path / "app", files={"app.py": "x = 1\n"})
@@ -52,7 +70,8 @@ import math
 import re
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -183,14 +202,20 @@ class MergeRequest:
         return self.versions[-1]
 
 
+FAULT_KINDS = ("refused", "lost_answer", "dropped_answer", "late_answer", "slow_write")
+
+
 @dataclass
 class Fault:
     method: str
     pattern: re.Pattern[str]
+    kind: str  # one of FAULT_KINDS
+    nth: frozenset[int]  # which matching requests it hits, 1-based
     status: int
-    times: int
     headers: dict[str, str]
     body: Json
+    delay: float = 0.0
+    seen: int = 0  # matching requests so far
 
 
 @dataclass(frozen=True)
@@ -202,8 +227,9 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any  # parsed JSON or form parameters, None when there was no body
-    status: int
+    status: int  # 0 when the connection was dropped without an answer
     user: str | None  # username the token mapped to
+    fault: str | None = None  # the injected fault that hit it
 
 
 @dataclass
@@ -261,6 +287,8 @@ class GitLabStandIn:
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._in_flight = 0
+        self._idle = threading.Condition(threading.Lock())
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self
         self._thread: threading.Thread | None = None
@@ -417,19 +445,57 @@ class GitLabStandIn:
         body: Json | None = None,
     ) -> None:
         """Answer the next ``times`` requests whose method matches (``*`` for any) and whose
-        URL-encoded path matches ``path_regex`` (``re.search``) with ``status``."""
+        URL-encoded path matches ``path_regex`` (``re.search``) with ``status``, doing nothing."""
+        self._add_fault(method, path_regex, "refused", range(1, times + 1), status, headers, body)
+
+    def inject(
+        self,
+        method: str,
+        path_regex: str,
+        kind: str,
+        *,
+        nth: Iterable[int] = (1,),
+        status: int = 500,
+        delay: float = 0.0,
+    ) -> None:
+        """A fault on the ``nth`` matching requests (see the module doc for ``kind``)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}: use one of {FAULT_KINDS}")
+        self._add_fault(method, path_regex, kind, nth, status, None, None, delay)
+
+    def _add_fault(
+        self,
+        method: str,
+        path_regex: str,
+        kind: str,
+        nth: Iterable[int],
+        status: int,
+        headers: dict[str, str] | None,
+        body: Json | None,
+        delay: float = 0.0,
+    ) -> None:
+        hits = frozenset(nth)
+        if not hits or min(hits) < 1:
+            raise ValueError("nth counts matching requests from 1")
         reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         with self._lock:
             self._faults.append(
                 Fault(
                     method.upper(),
                     re.compile(path_regex),
+                    kind,
+                    hits,
                     status,
-                    times,
                     dict(headers or {}),
                     body or {"message": f"{status} {reason}"},
+                    delay,
                 )
             )
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no request is being handled (a held slow write has landed); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     # reading state (no HTTP)
 
@@ -795,19 +861,39 @@ class GitLabStandIn:
     # internals: HTTP
 
     def _handle(self, handler: _Handler) -> None:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            self._handle_request(handler)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _handle_request(self, handler: _Handler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""
         request = _request(handler)
         with self._lock:
+            fault = self._take_fault(request)
+        if fault is not None and fault.kind == "slow_write":
+            time.sleep(fault.delay)  # held outside the lock: other requests go on meanwhile
+        with self._lock:
             try:
                 request.body = _parsed_body(raw_body, handler.headers.get("Content-Type", ""))
                 request.params.update(request.body)
-                response = self._answer(request)
+                if fault is not None and fault.kind == "refused":
+                    response = Response(fault.status, fault.body, dict(fault.headers))
+                else:
+                    response = self._answer(request)
             except ApiError as error:
                 response = Response(error.status, error.body, error.headers)
             except Exception as error:  # a bug in the stand-in: answer like GitLab, keep the trace
                 self.server_errors.append(f"{request.method} {request.path}: {error!r}")
                 response = Response(500, {"message": "500 Internal Server Error"})
+            if fault is not None and fault.kind == "lost_answer":
+                response = Response(fault.status, fault.body)  # it took effect; the answer is lost
+            dropped = fault is not None and fault.kind == "dropped_answer"
             self._requests.append(
                 RecordedRequest(
                     request.method,
@@ -815,16 +901,22 @@ class GitLabStandIn:
                     dict(request.query),
                     {k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS},
                     request.body if raw_body else None,
-                    response.status,
+                    0 if dropped else response.status,
                     request.user.username if request.user else None,
+                    fault.kind if fault is not None else None,
                 )
             )
-        _send(handler, response)
+        if fault is not None and fault.kind == "late_answer":
+            time.sleep(fault.delay)
+        if dropped:
+            handler.close_connection = True  # no answer: the client sees the connection close
+            return
+        try:
+            _send(handler, response)
+        except OSError:  # the client gave up waiting (a late answer): nobody to answer
+            handler.close_connection = True
 
     def _answer(self, request: Request) -> Response:
-        fault = self._take_fault(request)
-        if fault is not None:
-            return Response(fault.status, fault.body, dict(fault.headers))
         request.user = self._authenticate(request.headers)
         if not request.path.startswith("/api/v4/"):
             raise ApiError(404, {"error": "404 Not Found"})
@@ -837,13 +929,16 @@ class GitLabStandIn:
         raise ApiError(404, {"error": "404 Not Found"})
 
     def _take_fault(self, request: Request) -> Fault | None:
-        for fault in self._faults:
+        """The fault this request meets, if any; every matching fault counts the request."""
+        hit = None
+        for fault in list(self._faults):
             if fault.method in ("*", request.method) and fault.pattern.search(request.path):
-                fault.times -= 1
-                if fault.times <= 0:
+                fault.seen += 1
+                if fault.seen >= max(fault.nth):
                     self._faults.remove(fault)
-                return fault
-        return None
+                if hit is None and fault.seen in fault.nth:
+                    hit = fault
+        return hit
 
     def _authenticate(self, headers: dict[str, str]) -> User:
         lowered = {k.lower(): v for k, v in headers.items()}

@@ -170,3 +170,43 @@ def test_a_gateway_that_refuses_everything_is_reported_not_raised(gateway: FakeG
     analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
     assert len(analysis.failures) == 1  # one call for both aspects of a trivial change
     assert "refused" in analysis.failures[0]
+
+
+class DictAnswers:
+    """An answer store in a dict: the engine sees the same Protocol the Redis ledger implements."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.kept.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.kept[key] = value
+
+
+def test_stored_answers_are_not_asked_again_and_give_the_same_findings(gateway: FakeGateway) -> None:
+    def model(request: dict[str, Any]) -> Any:
+        if "## src/b.py" in request["messages"][-1]["content"]:
+            return error(500, "overloaded")
+        return answer(
+            json.dumps({"findings": [_finding("src/a.py", 1, "Shell injection")]}), prompt_tokens=500
+        )
+
+    gateway.responder = model
+    engine = _engine(gateway, chunk_tokens=40)  # a chunk per file
+    files = parse_unified(_diff({"src/a.py": ["os.system(cmd)"] * 3, "src/b.py": ["eval(x)"] * 3}))
+    store = DictAnswers()
+    first = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None), answers=store)
+    assert first.failed_paths == ("src/b.py",) and not first.complete
+    assert len(store.kept) == 1 and first.reused == 0 and first.spent.prompt_tokens == 500
+    asked = len(gateway.requests)
+
+    gateway.responder = lambda request: answer(json.dumps({"findings": []}), prompt_tokens=300)
+    again = engine.analyse(
+        files, REFS, title="another title", policy=engine.prompts.policy(None), answers=store
+    )
+    assert len(gateway.requests) == asked + 1  # only the chunk that failed is asked again
+    assert again.complete and again.reused == 1
+    assert [f.fingerprint for f, _ in again.placed] == [f.fingerprint for f, _ in first.placed]
+    assert again.spent.prompt_tokens == 300 and again.usage.prompt_tokens == 800

@@ -131,7 +131,74 @@ def test_the_summary_is_edited_in_place_and_threads_are_found_again(
 
     client.create_thread(pid, iid, "general\n\n<!-- ai-review fp=0123456789abcdef -->", None)
     standin.add_note(pid, iid, "a person's note <!-- ai-review fp=ffffffffffffffff -->")
-    assert [t.fingerprint for t in client.bot_threads(pid, iid)] == ["0123456789abcdef"]
+    assert [t.fingerprints for t in client.bot_threads(pid, iid)] == [("0123456789abcdef",)]
+
+
+FP_BODY = "finding\n\n<!-- ai-review fp=0123456789abcdef code=aaaaaaaaaaaa -->"
+
+
+@pytest.mark.parametrize("fault", ["lost_answer", "dropped_answer"])
+def test_a_thread_whose_answer_was_lost_is_found_and_not_sent_again(
+    standin: GitLabStandIn, tmp_path: Path, fault: str
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    _, diff = client.fetch_diff(pid, iid)
+    placement = LineIndex(diff.files, diff.refs).place("new.py", 1)
+    assert isinstance(placement, Inline)
+    standin.inject("POST", r"/discussions$", fault)
+    discussion_id = client.create_thread(pid, iid, FP_BODY, placement.position)
+    (discussion,) = standin.discussions(pid, iid)
+    assert discussion["id"] == discussion_id and discussion["notes"][0]["body"] == FP_BODY
+    assert len(standin.requests_to("POST", r"/discussions$")) == 1  # never sent twice
+
+
+def test_a_write_that_did_not_happen_is_a_transient_error_and_not_repeated(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    standin.fail_next("POST", r"/notes$", 502)
+    with pytest.raises(TransientError, match="not there"):
+        client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
+    assert standin.notes(pid, iid) == [] and len(standin.requests_to("POST", r"/notes$")) == 1
+    client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")  # the review's retry
+    assert len(standin.notes(pid, iid)) == 1
+
+
+def test_a_summary_and_a_reply_whose_answers_were_lost_are_written_once(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    standin.inject("POST", r"/notes$", "lost_answer", status=503)
+    note_id = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
+    assert [n["id"] for n in standin.notes(pid, iid)] == [note_id]
+
+    discussion_id = client.create_thread(pid, iid, FP_BODY, None)
+    reply = "more\n\n<!-- ai-review fp=fedcba9876543210 code=bbbbbbbbbbbb -->"
+    standin.inject("POST", r"/discussions/[0-9a-f]+/notes$", "dropped_answer")
+    client.reply(pid, iid, discussion_id, reply)
+    (thread,) = client.bot_threads(pid, iid)
+    assert thread.fingerprints == ("0123456789abcdef", "fedcba9876543210")
+    assert thread.anchors == ("aaaaaaaaaaaa", "bbbbbbbbbbbb")
+
+
+def test_a_thread_is_resolved_with_one_reply_even_when_resolving_is_retried(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    discussion_id = client.create_thread(pid, iid, FP_BODY, None)
+    standin.fail_next("PUT", r"/discussions/[0-9a-f]+$", 500, times=5)  # more than the client retries
+    with pytest.raises(TransientError):
+        client.resolve_thread(pid, iid, discussion_id, "fixed\n\n<!-- ai-review resolved -->")
+    (thread,) = client.bot_threads(pid, iid)
+    assert thread.resolution_explained and not thread.resolved
+    client.resolve_thread(pid, iid, discussion_id, None)  # the retry sees the reply is there
+    (thread,) = client.bot_threads(pid, iid)
+    assert thread.resolved
+    assert len(standin.discussions(pid, iid)[0]["notes"]) == 2
 
 
 def test_read_file_answers_none_for_a_missing_file(standin: GitLabStandIn, tmp_path: Path) -> None:

@@ -645,6 +645,79 @@ def test_injected_faults_answer_once_then_the_real_thing(
     assert listed.value.error_message == "boom"
 
 
+def test_a_lost_answer_comes_after_the_write_took_effect(
+    standin: GitLabStandIn, gl: gitlab.Gitlab, feature: tuple[int, int]
+) -> None:
+    pid, iid = feature
+    mr = gl.projects.get(pid, lazy=True).mergerequests.get(iid, lazy=True)
+    standin.inject("POST", r"/discussions$", "lost_answer", nth=(1, 3), status=502)
+    outcomes = []
+    for n in range(1, 5):
+        try:
+            mr.discussions.create({"body": f"thread {n}"}, retry_transient_errors=False)
+            outcomes.append("ok")
+        except gitlab.GitlabCreateError as caught:
+            outcomes.append(str(caught.response_code))
+    assert outcomes == ["502", "ok", "502", "ok"]
+    assert [d["notes"][0]["body"] for d in standin.discussions(pid, iid)] == [
+        f"thread {n}" for n in range(1, 5)
+    ]
+    assert [r.fault for r in standin.requests_to("POST", r"/discussions$")] == [
+        "lost_answer",
+        None,
+        "lost_answer",
+        None,
+    ]
+
+
+def test_a_dropped_answer_closes_the_connection_after_the_write(
+    standin: GitLabStandIn, gl: gitlab.Gitlab, feature: tuple[int, int]
+) -> None:
+    pid, iid = feature
+    mr = gl.projects.get(pid, lazy=True).mergerequests.get(iid, lazy=True)
+    standin.inject("POST", r"/notes$", "dropped_answer")
+    with pytest.raises(requests.ConnectionError):
+        mr.notes.create({"body": "hello"}, retry_transient_errors=False)
+    assert [n["body"] for n in standin.notes(pid, iid)] == ["hello"]
+    assert standin.requests_to("POST", r"/notes$")[-1].status == 0
+    mr.notes.create({"body": "again"})  # the next request gets a fresh connection and an answer
+    assert len(standin.notes(pid, iid)) == 2
+
+
+def test_a_slow_write_lands_after_the_client_gave_up(
+    standin: GitLabStandIn, feature: tuple[int, int]
+) -> None:
+    pid, iid = feature
+    impatient = gitlab.Gitlab(standin.url, private_token=standin.token, timeout=0.3)
+    mr = impatient.projects.get(pid, lazy=True).mergerequests.get(iid, lazy=True)
+    standin.inject("POST", r"/discussions$", "slow_write", delay=1.0)
+    with pytest.raises(requests.exceptions.Timeout):
+        mr.discussions.create({"body": "late"}, retry_transient_errors=False)
+    assert standin.discussions(pid, iid) == []  # a read right now sees nothing
+    assert standin.wait_idle(timeout=10)
+    assert [d["notes"][0]["body"] for d in standin.discussions(pid, iid)] == ["late"]
+
+
+def test_a_late_answer_times_out_a_client_though_the_write_is_done(
+    standin: GitLabStandIn, feature: tuple[int, int]
+) -> None:
+    pid, iid = feature
+    impatient = gitlab.Gitlab(standin.url, private_token=standin.token, timeout=0.3)
+    mr = impatient.projects.get(pid, lazy=True).mergerequests.get(iid, lazy=True)
+    standin.inject("POST", r"/discussions$", "late_answer", delay=1.0)
+    with pytest.raises(requests.exceptions.Timeout):
+        mr.discussions.create({"body": "done"}, retry_transient_errors=False)
+    assert [d["notes"][0]["body"] for d in standin.discussions(pid, iid)] == ["done"]
+    assert standin.wait_idle(timeout=10)
+
+
+def test_an_unknown_fault_is_refused(standin: GitLabStandIn) -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        standin.inject("POST", r"/notes$", "explode")
+    with pytest.raises(ValueError, match="from 1"):
+        standin.inject("POST", r"/notes$", "lost_answer", nth=(0,))
+
+
 def test_request_log_keeps_bodies_but_not_tokens(
     standin: GitLabStandIn, gl: gitlab.Gitlab, feature: tuple[int, int]
 ) -> None:

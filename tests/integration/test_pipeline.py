@@ -73,10 +73,11 @@ def _finding(line: int, title: str, **extra: Any) -> dict[str, Any]:
 def test_a_model_that_answers_garbage_is_reported_and_nothing_raw_is_posted(setup: Setup) -> None:
     setup.gateway.responder = lambda request: "Sure! Here are my thoughts: ![x](https://evil.example/leak)"
     outcome = setup.review()
-    assert outcome.status == "reviewed" and outcome.inline == 0
+    assert outcome.status == "partial" and outcome.inline == 0 and outcome.unreviewed == ("app/io.py",)
     assert setup.gitlab.inline_positions(setup.pid, setup.iid) == []
     summary = setup.summary()
     assert "Could not complete" in summary and "stayed invalid" in summary
+    assert "Not reviewed yet: `app/io.py`" in summary
     assert "evil.example" not in summary
     assert len(setup.gateway.requests) == 2  # the answer, then one repair request
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from reviewer.diff.parsing import FileDiff, FileStatus, parse_unified
-from reviewer.gitlab.increment import changed_since
+from reviewer.gitlab.increment import Scope, changed_since, review_scope
+from reviewer.review.memory import Unfinished
 
 MR = """\
 diff --git a/a.py b/a.py
@@ -69,3 +72,45 @@ def test_a_one_line_push_into_a_new_file_sends_only_the_lines_around_it() -> Non
     (hunk,) = file.hunks
     assert [ln.new_no for ln in hunk.lines] == list(range(47, 54))
     assert (hunk.new_start, hunk.new_len) == (47, 7)
+
+
+# -- what a review sends to the model ---------------------------------------------------------
+
+PUSH_A = "--- a/a.py\n+++ b/a.py\n@@ -41,3 +41,3 @@\n p = 1\n-q = 5\n+q = 3\n r = 4\n"
+
+
+def _scope(**kwargs: object) -> Scope:
+    def interdiff(since: str) -> list[FileDiff] | None:
+        return None if since == "gone" else _interdiff(PUSH_A)  # "gone": force-pushed away
+
+    arguments: dict[str, Any] = {"follow_up": False, "last_reviewed": None, "unfinished": None}
+    arguments.update(kwargs)
+    return review_scope(parse_unified(MR), "head", interdiff=interdiff, **arguments)
+
+
+def test_a_first_review_sends_the_whole_merge_request() -> None:
+    scope = _scope()
+    assert [f.path for f in scope.files] == ["a.py", "b.py"] and not scope.partial
+
+
+def test_a_push_sends_what_changed_since_the_last_reviewed_head() -> None:
+    scope = _scope(follow_up=True, last_reviewed="old")
+    assert scope.since == "old" and [f.path for f in scope.files] == ["a.py"]
+    assert [h.new_start for h in scope.files[0].hunks] == [41] and scope.partial
+
+
+def test_the_head_reviewed_in_part_gets_only_its_failed_files_again() -> None:
+    scope = _scope(last_reviewed="older", unfinished=Unfinished("head", ("b.py",)))
+    assert [f.path for f in scope.files] == ["b.py"] and scope.retried == ("b.py",)
+    assert scope.since is None and scope.partial
+
+
+def test_a_push_after_a_partial_review_adds_the_failed_files_whole() -> None:
+    scope = _scope(follow_up=True, last_reviewed="older", unfinished=Unfinished("mid", ("a.py", "b.py")))
+    assert scope.since == "mid" and scope.retried == ("a.py", "b.py")
+    assert [len(f.hunks) for f in scope.files] == [2, 1]  # a.py whole, not only the pushed hunk
+
+
+def test_a_head_that_cannot_be_compared_any_more_means_the_whole_merge_request() -> None:
+    scope = _scope(follow_up=True, last_reviewed="gone")
+    assert scope.since is None and [f.path for f in scope.files] == ["a.py", "b.py"]

@@ -1,0 +1,28 @@
+"""A review's counts in this process's Prometheus metrics (``reviewer.app.metrics``): the app
+layer's implementation of ``reviewer.pipeline.ReviewObserver``, so the pipeline imports no
+metrics library."""
+
+from __future__ import annotations
+
+from reviewer.app import metrics
+from reviewer.pipeline import ReviewOutcome
+from reviewer.review.engine import Analysis
+
+_COUNTED = ("reviewed", "partial", "superseded")
+
+
+class PrometheusObserver:
+    def analysed(self, team: str, analysis: Analysis) -> None:
+        """Tokens and cost of the model calls this run made (stored answers reused cost nothing)."""
+        spent = analysis.spent
+        metrics.TOKENS.labels(kind="prompt", team=team).inc(spent.prompt_tokens)
+        metrics.TOKENS.labels(kind="cached", team=team).inc(spent.cached_tokens)
+        metrics.TOKENS.labels(kind="completion", team=team).inc(spent.completion_tokens)
+        metrics.COST.labels(team=team).inc(spent.cost)
+        metrics.REVIEW_SECONDS.observe(analysis.seconds)
+
+    def finished(self, outcome: ReviewOutcome) -> None:
+        if outcome.status in _COUNTED:
+            metrics.REVIEWS.labels(outcome=outcome.status, tier=outcome.tier or "unknown").inc()
+        for aspect, placement in outcome.findings:
+            metrics.FINDINGS.labels(aspect=aspect, placement=placement).inc()

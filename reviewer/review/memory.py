@@ -1,0 +1,107 @@
+"""What a merge request review remembers between runs, as the domain sees it.
+
+The pipeline and the engine depend on these Protocols only; the application layer implements them
+(``reviewer.app.state``, in Redis), so the domain imports no storage.
+
+- ``AnswerStore``: the model's answers for one head of one MR, keyed by the question asked
+  (aspect, prompt version, the chunk's text). Each answer is stored as soon as it arrives, before
+  anything is written to GitLab, so a retried or resumed review of that head asks the model
+  nothing it already answered and gets the same findings, word for word (the same fingerprints).
+- ``Ledger``: the last head reviewed completely, a head reviewed only in part (with the files
+  whose model calls failed, reviewed again by the next trigger), the findings the summary
+  lists, and the ``/ai-review`` cooldown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from reviewer.model.client import AspectAnswer
+from reviewer.model.usage import Usage
+from reviewer.review.findings import Finding, from_record, to_record
+
+__all__ = ["AnswerStore", "Ledger", "Unfinished", "answer_key", "dump_answer", "load_answer"]
+
+
+class AnswerStore(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A head reviewed in part: the files whose model calls failed for good."""
+
+    head_sha: str
+    paths: tuple[str, ...]
+
+
+class Ledger(Protocol):
+    def last_reviewed(self, project_id: int, iid: int) -> str | None:
+        """The last head reviewed completely (a head reviewed in part is not)."""
+        ...
+
+    def unfinished(self, project_id: int, iid: int) -> Unfinished | None:
+        """The last review, when it was partial and newer than ``last_reviewed``."""
+        ...
+
+    def record(
+        self,
+        project_id: int,
+        iid: int,
+        head_sha: str,
+        in_summary: Sequence[tuple[Finding, str]] = (),
+        *,
+        unfinished: Sequence[str] = (),
+    ) -> None:
+        """A review of ``head_sha`` published; ``unfinished`` names the files it could not review."""
+        ...
+
+    def in_summary(self, project_id: int, iid: int) -> list[tuple[Finding, str]]: ...
+
+    def allow_command(self, project_id: int, iid: int, head_sha: str, delivery: str = "") -> bool:
+        """Whether a ``/ai-review`` may run now; a retry of the same delivery always may."""
+        ...
+
+    def answers(self, project_id: int, iid: int, head_sha: str) -> AnswerStore: ...
+
+
+def answer_key(aspect: str, prompt_version: str, chunk_text: str) -> str:
+    """The question a model call asks: the same diff text under the same prompts is the same
+    question, whatever the MR's title or catalog entry said that day."""
+    material = "\x1f".join([aspect, prompt_version, chunk_text])
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def dump_answer(answer: AspectAnswer) -> str:
+    usage = {**asdict(answer.usage), "unpriced": sorted(answer.usage.unpriced)}
+    return json.dumps(
+        {
+            "findings": [to_record(f) for f in answer.findings],
+            "rejected": list(answer.rejected),
+            "usage": usage,
+            "model": answer.model,
+            "repaired": answer.repaired,
+        }
+    )
+
+
+def load_answer(text: str) -> AspectAnswer | None:
+    """A stored answer, or None when it was written by another version (then it is asked again)."""
+    try:
+        data: dict[str, Any] = json.loads(text)
+        usage = dict(data["usage"])
+        return AspectAnswer(
+            findings=tuple(from_record(record) for record in data["findings"]),
+            rejected=tuple(str(r) for r in data["rejected"]),
+            usage=Usage(**{**usage, "unpriced": frozenset(usage.get("unpriced", ()))}),
+            model=str(data["model"]),
+            repaired=bool(data["repaired"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
