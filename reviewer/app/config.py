@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "INFO"
 
+    # Metrics: every process of a host counts into one directory (prometheus_client's multiprocess
+    # mode; default state_dir/metrics); a `reviewer worker` with metrics_port serves them there
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("REVIEWER_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+    )
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)
