@@ -252,8 +252,8 @@ class SpoolDrainer:
 
 
 def backoff_seconds(failures: int, cap: float) -> float:
-    """0.5 s, 1 s, 2 s, ... up to ``cap``, with 20% jitter so that several intakes spread out."""
-    return min(cap, 0.5 * 2 ** min(failures - 1, 16)) * random.uniform(0.8, 1.2)
+    """About 0.5 s, 1 s, 2 s, ... (20% jitter, so that several intakes spread out), at most ``cap``."""
+    return min(cap, 0.5 * 2 ** min(failures - 1, 16) * random.uniform(0.8, 1.2))
 
 
 def _file_name(key: str) -> str:
