@@ -8,6 +8,7 @@ Tokens are ``SecretStr``: they print as ``**********``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -159,3 +160,13 @@ def load_settings() -> Settings:
             for error in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def export_variable(name: str, value: str | None) -> None:
+    """Set (None: remove) a variable of this process's environment, which its child processes
+    inherit. For libraries that take a setting only from the environment: prometheus_client finds
+    its multiprocess directory only in PROMETHEUS_MULTIPROC_DIR."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

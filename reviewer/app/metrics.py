@@ -18,7 +18,6 @@ Always refer to a metric as ``metrics.NAME`` at the point of use: ``setup`` defi
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ import psutil
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
+
+from reviewer.app.config import export_variable
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -91,12 +92,12 @@ def configure_multiprocess(directory: Path | None) -> None:
     if callable(close):
         close()
     if directory is None:
-        os.environ.pop(MULTIPROC_VARIABLE, None)
+        export_variable(MULTIPROC_VARIABLE, None)
         values.ValueClass = values.MutexValue
     else:
         directory.mkdir(parents=True, exist_ok=True)
         _remove_files_of_exited_processes(directory)
-        os.environ[MULTIPROC_VARIABLE] = str(directory)
+        export_variable(MULTIPROC_VARIABLE, str(directory))
         values.ValueClass = values.MultiProcessValue()
     _multiprocess_dir = directory
     _define()
