@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -186,13 +185,39 @@ def _delete(payload: Any, path: tuple[str, ...]) -> None:
         node.pop(path[-1], None)
 
 
-@st.composite
+# Strategies built once: building them inside each draw costs more than the request itself.
+_MUTATIONS = st.integers(0, 4)
+_PATHS = st.sampled_from(_FIELDS)
+_ACTIONS = st.sampled_from(["swap", "trigger", "delete", "nest"])
+_DEPTH = st.integers(1, 5000)
+_WHOLE_BODY_DEPTH = st.integers(1, 200_000)
+_BRACKETS = st.sampled_from([("[", "]"), ('{"a":', "}")])
+_BODY_CHANGES = st.sampled_from(
+    ["as is"] * 6 + ["truncate", "insert bytes", "whole body nested", "over limit"]
+)
+_POSITION = st.integers(0, 2**20)
+_JUNK = st.binary(min_size=1, max_size=4)
+_CLOSING = st.sampled_from([0, 1, 2])  # closed, one short, not closed
+_TOKENS = st.sampled_from([SECRET.encode()] * 8 + [b"", b"wrong", None])
+_HEADER_TEXT = st.binary(max_size=40).map(
+    lambda b: bytes(c for c in b if c not in (0, 10, 13))  # what an HTTP parser lets through
+)
+_EVENT_HEADERS = st.one_of(
+    st.just("seed"), st.just("seed"), st.sampled_from([e.encode() for e in EVENTS]), _HEADER_TEXT, st.none()
+)
+_CONTENT_TYPES = st.sampled_from(
+    [b"application/json"] * 6 + [b"application/json; charset=utf-8", b"text/plain", None]
+)
+_KEYS = st.one_of(st.uuids().map(lambda u: str(u).encode()), _HEADER_TEXT, st.none())
+_KEY_HEADERS = st.sampled_from([b"idempotency-key", b"x-gitlab-event-uuid"])
+_LENGTHS = st.sampled_from(["true", "one more", "one less", "huge", None])
+
+
 def _payload_bytes(draw: st.DrawFn, seed: dict[str, Any]) -> bytes:
     payload = json.loads(json.dumps(seed))
     nest_depth = 0
-    for _ in range(draw(st.integers(0, 4))):
-        path = draw(st.sampled_from(_FIELDS))
-        action = draw(st.sampled_from(["swap", "trigger", "delete", "nest"]))
+    for _ in range(draw(_MUTATIONS)):
+        path, action = draw(_PATHS), draw(_ACTIONS)
         if action == "swap":
             _set(payload, path, draw(_JSON))
         elif action == "trigger":
@@ -200,32 +225,25 @@ def _payload_bytes(draw: st.DrawFn, seed: dict[str, Any]) -> bytes:
         elif action == "delete":
             _delete(payload, path)
         elif not nest_depth:
-            nest_depth = draw(st.integers(1, 5000))
+            nest_depth = draw(_DEPTH)
             _set(payload, path, NEST)
     text = json.dumps(payload, ensure_ascii=draw(st.booleans()))
     if nest_depth:
-        opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+        opener, closer = draw(_BRACKETS)
         text = text.replace(json.dumps(NEST), opener * nest_depth + "1" + closer * nest_depth, 1)
     body = text.encode("utf-8", "surrogatepass")  # raw lone surrogates: invalid UTF-8
-    kind = draw(
-        st.sampled_from(["as is"] * 6 + ["truncate", "insert bytes", "whole body nested", "over limit"])
-    )
-    if kind == "truncate":
-        body = body[: draw(st.integers(0, max(0, len(body) - 1)))]
-    elif kind == "insert bytes":
-        at = draw(st.integers(0, len(body)))
-        body = body[:at] + draw(st.binary(min_size=1, max_size=4)) + body[at:]
-    elif kind == "whole body nested":
-        depth = draw(st.integers(1, 200_000))
-        body = b"[" * depth + b"]" * draw(st.sampled_from([depth, depth - 1, 0]))
-    elif kind == "over limit":
+    change = draw(_BODY_CHANGES)
+    if change == "truncate":
+        body = body[: draw(_POSITION) % max(1, len(body))]
+    elif change == "insert bytes":
+        at = draw(_POSITION) % (len(body) + 1)
+        body = body[:at] + draw(_JUNK) + body[at:]
+    elif change == "whole body nested":
+        depth = draw(_WHOLE_BODY_DEPTH)
+        body = b"[" * depth + b"]" * (depth, depth - 1, 0)[draw(_CLOSING)]
+    elif change == "over limit":
         body = body + b" " * (LIMIT + 1 - len(body)) if len(body) <= LIMIT else body
     return body
-
-
-_HEADER_TEXT = st.binary(max_size=40).map(
-    lambda b: bytes(c for c in b if c not in (0, 10, 13))  # what an HTTP parser lets through
-)
 
 
 @st.composite
@@ -233,33 +251,24 @@ def deliveries(
     draw: st.DrawFn, seeds: list[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[bytes, bytes]], bytes]:
     event, seed = draw(st.sampled_from(seeds))
-    body = draw(_payload_bytes(seed))
+    body = _payload_bytes(draw, seed)
     headers: list[tuple[bytes, bytes]] = []
-    token = draw(st.sampled_from([SECRET.encode()] * 8 + [b"", b"wrong", None]))
+    token = draw(_TOKENS)
     if token is not None:
         headers.append((b"x-gitlab-token", token))
-    event_header = draw(
-        st.one_of(
-            st.just(event.encode()),
-            st.just(event.encode()),
-            st.sampled_from([e.encode() for e in EVENTS]),
-            _HEADER_TEXT,
-            st.none(),
-        )
-    )
+    event_header = draw(_EVENT_HEADERS)
     if event_header is not None:
-        headers.append((b"x-gitlab-event", event_header))
-    content_type = draw(
-        st.sampled_from([b"application/json"] * 6 + [b"application/json; charset=utf-8", b"text/plain", None])
-    )
+        headers.append((b"x-gitlab-event", event.encode() if event_header == "seed" else event_header))
+    content_type = draw(_CONTENT_TYPES)
     if content_type is not None:
         headers.append((b"content-type", content_type))
-    key = draw(st.one_of(st.just(str(uuid.uuid4()).encode()), _HEADER_TEXT, st.none()))
+    key = draw(_KEYS)
     if key is not None:
-        headers.append((draw(st.sampled_from([b"idempotency-key", b"x-gitlab-event-uuid"])), key))
-    if draw(st.booleans()):
-        length = draw(st.sampled_from([len(body), len(body) + 1, max(0, len(body) - 1), 10**12]))
-        headers.append((b"content-length", str(length).encode()))
+        headers.append((draw(_KEY_HEADERS), key))
+    length = draw(_LENGTHS)
+    if length is not None:
+        declared = {"true": len(body), "one more": len(body) + 1, "one less": len(body) - 1, "huge": 10**12}
+        headers.append((b"content-length", str(max(0, declared[length])).encode()))
     return headers, body
 
 
