@@ -109,8 +109,9 @@ class Spool:
 
     def drain(self, deliver: Deliver) -> int:
         """Hand every spooled delivery to ``deliver``, oldest first, removing each one it took.
-        Entries another process is draining are skipped. Returns how many were delivered; the
-        first error of ``deliver`` stops the pass and propagates, its entry stays spooled."""
+        Entries another process is draining are skipped. Returns how many were delivered. The
+        first error of ``deliver`` stops the pass and propagates; its entry stays spooled, moved
+        to the back, so that one entry that always fails cannot hold up the others."""
         delivered = 0
         for path in self._oldest_first():
             try:
@@ -129,7 +130,11 @@ class Spool:
                 except ValueError as exc:
                     self._reject(path, str(exc))
                     continue
-                deliver(delivery)
+                try:
+                    deliver(delivery)
+                except BaseException:
+                    os.utime(fd)
+                    raise
                 path.unlink()
                 _fsync_directory(self._ready)
                 delivered += 1
@@ -227,7 +232,13 @@ class SpoolDrainer:
             held = list(self._held)
         try:
             for delivery in held:
-                self._deliver(delivery)
+                try:
+                    self._deliver(delivery)
+                except Exception:
+                    with self._lock:  # to the back
+                        self._held.remove(delivery)
+                        self._held.append(delivery)
+                    raise
                 with self._lock:
                     self._held.remove(delivery)
             if self.spool is not None:

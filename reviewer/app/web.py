@@ -95,9 +95,16 @@ class _AsciiJSON(Response):
 
 
 def _answer(code: int, outcome: str, **body: object) -> Response:
-    """The delivery's answer, counted by outcome."""
-    metrics.WEBHOOKS.labels(outcome=outcome).inc()
+    """The delivery's answer, counted by outcome (a metrics failure never changes the answer)."""
+    _count(lambda: metrics.WEBHOOKS.labels(outcome=outcome).inc())
     return _AsciiJSON(body, status_code=code)
+
+
+def _count(increment: Callable[[], None]) -> None:
+    try:
+        increment()
+    except Exception:  # e.g. the metrics directory's disk is full
+        log.exception("could not count a metric")
 
 
 class _TooLarge(Exception):
@@ -150,7 +157,7 @@ def create_app(
             # to answer; a repeated review job costs nothing (see docs/design.md).
             deliveries.first_time(delivery.key)
         enqueue(delivery.job, delivery.key)
-        metrics.SPOOL_DRAINED.inc()
+        _count(metrics.SPOOL_DRAINED.inc)
         log.info("queued spooled review of project %s !%s", delivery.job.project_id, delivery.job.iid)
 
     drainer = SpoolDrainer(spool, deliver_spooled, interval=drain_interval)

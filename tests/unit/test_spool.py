@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -13,6 +14,13 @@ from reviewer.app.spool import Spool, SpoolDrainer, SpooledDelivery, backoff_sec
 
 def _delivery(n: int, *, key: str | None = None, deduped: bool = True) -> SpooledDelivery:
     return SpooledDelivery(key or f"idem:{n}", ReviewJob(1, n, "opened", "ab" * 20), deduped, 1000.0 + n)
+
+
+def _received_in_order_of_iid(directory: Path) -> None:
+    """Give each spooled entry the modification time (its age in the spool) of its iid, in seconds."""
+    for path in (directory / "ready").iterdir():
+        iid = SpooledDelivery.decode(path.read_bytes()).job.iid
+        os.utime(path, ns=(iid * 10**9, iid * 10**9))
 
 
 def test_an_entry_is_written_whole_and_read_back_the_same(tmp_path: Path) -> None:
@@ -42,8 +50,7 @@ def test_drain_goes_oldest_first(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     for n in (3, 1, 2):
         spool.put(_delivery(n))
-        path = next(p for p in (tmp_path / "ready").iterdir() if p.stat().st_mtime_ns > 10**18)
-        os.utime(path, ns=(n * 10**9, n * 10**9))  # received at second n
+    _received_in_order_of_iid(tmp_path)
     got: list[int] = []
     spool.drain(lambda d: got.append(d.job.iid))
     assert got == [1, 2, 3]
@@ -136,10 +143,34 @@ def test_the_drainer_holds_in_memory_what_no_spool_takes() -> None:
     assert not drainer.drain_once() and drainer.broker_down and drainer.pending() == 2
     fail = False
     assert drainer.drain_once() and not drainer.broker_down
-    assert [d.job.iid for d in got] == [1, 2] and drainer.pending() == 0
+    assert sorted(d.job.iid for d in got) == [1, 2] and drainer.pending() == 0
 
 
 def test_backoff_grows_to_its_cap() -> None:
     waits = [backoff_seconds(n, 60) for n in range(1, 12)]
     assert 0.4 <= waits[0] <= 0.6
     assert all(w <= 60 for w in waits) and waits[-1] >= 48
+
+
+def test_an_entry_that_always_fails_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    for n in range(3):
+        spool.put(_delivery(n))
+    _received_in_order_of_iid(tmp_path)
+    delivered: list[int] = []
+
+    def deliver(delivery: SpooledDelivery) -> None:
+        if delivery.job.iid == 0:  # the oldest entry can never be queued
+            raise ValueError("poison")
+        delivered.append(delivery.job.iid)
+
+    for _ in range(3):
+        with contextlib.suppress(ValueError):
+            spool.drain(deliver)
+    assert delivered == [1, 2] and spool.count() == 1
+
+    drainer = SpoolDrainer(None, deliver)
+    drainer.hold(_delivery(0))
+    drainer.hold(_delivery(5))
+    assert not drainer.drain_once()
+    assert drainer.drain_once() is False and delivered == [1, 2, 5] and drainer.pending() == 1
