@@ -42,7 +42,7 @@ def _payload(iid: int) -> bytes:
             "event_type": "merge_request",
             "project": {"id": 1, "path_with_namespace": "group/app"},
             "object_attributes": {
-                "iid": iid,
+                "iid": iid + 1,  # GitLab numbers merge requests from 1
                 "action": "open",
                 "state": "opened",
                 "last_commit": {"id": "c0ffee" * 6},

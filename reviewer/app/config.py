@@ -8,6 +8,7 @@ Tokens are ``SecretStr``: they print as ``**********``.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -130,6 +131,13 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "INFO"
 
+    # Metrics: every process of a host counts into one directory (prometheus_client's multiprocess
+    # mode; default state_dir/metrics); a `reviewer worker` with metrics_port serves them there
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("REVIEWER_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+    )
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)
@@ -183,3 +191,13 @@ def _problem(loc: tuple[int | str, ...], message: str) -> str:
     variable, *inside = loc
     where = ".".join(str(part) for part in inside)
     return f"REVIEWER_{str(variable).upper()}: {where + ': ' if where else ''}{message}"
+
+
+def export_variable(name: str, value: str | None) -> None:
+    """Set (None: remove) a variable of this process's environment, which its child processes
+    inherit. For libraries that take a setting only from the environment: prometheus_client finds
+    its multiprocess directory only in PROMETHEUS_MULTIPROC_DIR."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

@@ -3,6 +3,10 @@
 Follows GitLab's webhook events page (merge request events, comment events) and its notes:
 ``oldrev`` is present only when code changed; a draft-to-ready switch shows in ``changes.draft``;
 system hooks send merge request events under ``X-Gitlab-Event: System Hook``.
+
+Every value of a payload is untrusted and may have any JSON type, any size and any nesting depth:
+nothing here calls ``str()`` on a payload value (a deeply nested list would recurse), ids must be
+plain positive integers and head SHAs short hex strings, and the command pattern runs in linear time.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-REVIEW_COMMAND = re.compile(r"^\s*/ai-review(?:\s+(?P<args>[^\n]*))?\s*$", re.M)
+# Horizontal whitespace only: ``\s*`` at a line start spans newlines, which makes a note of many
+# blank lines take quadratic time (a 10 MB note would stall the intake for hours).
+REVIEW_COMMAND = re.compile(r"^[ \t]*/ai-review(?:[ \t]+(?P<args>[^\n]*))?[ \t\r]*$", re.M)
+MAX_ID = 2**63 - 1  # GitLab's ids are bigints
+MAX_SHOWN = 40
 
 _MR_EVENTS = {"Merge Request Hook", "System Hook"}
 _NOTE_EVENTS = {"Note Hook", "Confidential Note Hook"}
@@ -41,7 +49,7 @@ def classify(event_header: str | None, payload: Mapping[str, Any]) -> ReviewJob 
         return _merge_request(payload)
     if kind == "note" and (event_header in _NOTE_EVENTS or event_header is None):
         return _note(payload)
-    return Ignored(f"event {event_header or '?'} / {kind or '?'} is not reviewed")
+    return Ignored(f"event {_shown(event_header)} / {_shown(kind)} is not reviewed")
 
 
 def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
@@ -54,7 +62,7 @@ def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     if state in ("closed", "merged", "locked"):
         return Ignored(f"merge request is {state}")
     action = attrs.get("action")
-    head = _mapping(attrs.get("last_commit")).get("id") or None
+    head = _sha(_mapping(attrs.get("last_commit")).get("id"))
     changes = _mapping(payload.get("changes"))
     if action == "open":
         trigger = "opened"
@@ -65,15 +73,16 @@ def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     elif action == "update" and _mapping(changes.get("draft")).get("current") is False:
         trigger = "ready"
     else:
-        return Ignored(f"merge request action {action or 'none'} needs no review")
+        return Ignored(f"merge request action {_shown(action)} needs no review")
     return ReviewJob(project_id=project_id, iid=iid, trigger=trigger, head_sha=head)
 
 
 def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     attrs = _mapping(payload.get("object_attributes"))
     if attrs.get("noteable_type") != "MergeRequest":
-        return Ignored(f"comment on a {attrs.get('noteable_type') or 'thing'} is not a review request")
-    if not REVIEW_COMMAND.search(str(attrs.get("note") or "")):
+        return Ignored(f"comment on a {_shown(attrs.get('noteable_type'))} is not a review request")
+    note = attrs.get("note")
+    if not isinstance(note, str) or not REVIEW_COMMAND.search(note):
         return Ignored("comment without the /ai-review command")
     mr = _mapping(payload.get("merge_request"))
     project_id = _int(_mapping(payload.get("project")).get("id")) or _int(attrs.get("project_id"))
@@ -86,7 +95,7 @@ def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
         project_id=project_id,
         iid=iid,
         trigger="command",
-        head_sha=_mapping(mr.get("last_commit")).get("id") or None,
+        head_sha=_sha(_mapping(mr.get("last_commit")).get("id")),
         requested_by=_int(attrs.get("author_id")) or _int(_mapping(payload.get("user")).get("id")),
     )
 
@@ -96,10 +105,24 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    """A GitLab id: a positive integer, or its decimal string (ASCII digits only: ``"²".isdigit()``
+    is true and ``int("²")`` raises)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
+
+
+def _sha(value: Any) -> str | None:
+    """A commit SHA (or an abbreviation of one), else None."""
+    if isinstance(value, str) and 0 < len(value) <= 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+        return value
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A payload value as it may appear in a reason: a short string, else just its type."""
+    if isinstance(value, str) and value:
+        return repr(value[:MAX_SHOWN]) if len(value) > MAX_SHOWN or not value.isprintable() else value
+    return "none" if value is None or value == "" else type(value).__name__
