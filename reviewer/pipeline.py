@@ -14,10 +14,12 @@ from reviewer.catalog import ServiceCatalog, ServiceContext
 from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
 from reviewer.gitlab.increment import changed_since
+from reviewer.gitlab.markdown import Markdown
 from reviewer.gitlab.publish import publish_inline, resolve_addressed
-from reviewer.gitlab.summary import SummaryInput, render_summary
+from reviewer.gitlab.summary import SummaryInput
 from reviewer.model.usage import Usage
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
@@ -49,6 +51,7 @@ class ReviewOutcome:
     already_posted: int = 0
     usage: Usage = field(default_factory=Usage)
     summary: str = ""
+    off_diff: int = 0  # model findings dropped: their path is no file of the MR
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class ReviewOutcome:
             "inline": self.inline,
             "in_summary": self.in_summary,
             "already_posted": self.already_posted,
+            "off_diff": self.off_diff,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
@@ -113,7 +117,16 @@ def review_merge_request(
         comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
         shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary}"
         return ReviewOutcome(
-            "dry-run", "", head, analysis.plan.tier.value, len(inline), len(listed), 0, analysis.usage, shown
+            "dry-run",
+            "",
+            head,
+            analysis.plan.tier.value,
+            len(inline),
+            len(listed),
+            0,
+            analysis.usage,
+            shown,
+            analysis.off_diff,
         )
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
@@ -159,7 +172,8 @@ def review_merge_request(
         len(listed),
         len(outcome.already_posted),
         analysis.usage,
-        summary,
+        summary.text,
+        analysis.off_diff,
     )
 
 
@@ -254,8 +268,8 @@ def _summary(
     since: str | None,
     *,
     resolved: int = 0,
-) -> str:
-    return render_summary(
+) -> Markdown:
+    return markdown.summary(
         SummaryInput(
             head_sha=diff.refs.head_sha,
             plan=analysis.plan,
@@ -270,6 +284,8 @@ def _summary(
             model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
             since=since,
             resolved=resolved,
+            off_diff=analysis.off_diff,
+            mask=analysis.masker,
         )
     )
 

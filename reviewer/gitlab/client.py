@@ -8,7 +8,11 @@ GitLab REST API v4 pages this module follows:
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
 - Notes: list, create and edit MR notes (the one summary note).
-- Users: ``GET /user`` (the bot's own id, to recognise its notes).
+- Users: ``GET /user`` (the bot's own id, to recognise its notes; ``is_admin``, shown to
+  administrators only). Personal access tokens: ``GET /personal_access_tokens/self`` (its scopes).
+
+Bodies written to GitLab are ``Markdown`` values, which only ``reviewer.gitlab.markdown`` makes:
+a write method refuses anything else, so no text reaches GitLab without the renderer.
 
 Only this module catches python-gitlab's exceptions; it raises the project's own from them
 (reviewer.errors), with project, MR and status, never the token.
@@ -37,6 +41,7 @@ from reviewer.diff.parsing import (
 )
 from reviewer.diff.positions import LinePoint, Position
 from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.gitlab.markdown import SUMMARY_MARKER, Markdown
 from reviewer.review.findings import Side
 
 log = logging.getLogger(__name__)
@@ -44,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
-SUMMARY_MARKER = "<!-- ai-review summary -->"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,16 @@ class BotThread:
     path: str | None
     side: Side  # where the thread sits: "old" for a removed line, else "new"
     anchor: str | None  # code hash of the line it is about (None on threads of older versions)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """What GitLab says about the bot's token: whose it is, and what it may do."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+    scopes: tuple[str, ...] | None  # None: not a personal, project or group access token
 
 
 def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
@@ -135,6 +149,27 @@ class GitLabClient:
                 raise GitLabError("GitLab did not say who the token belongs to")
             self._bot_id = int(user.id)
         return self._bot_id
+
+    def token_facts(self) -> TokenFacts:
+        """The token's user, whether it is an administrator, and the token's scopes."""
+        self._call("read the bot user", self._gl.auth)
+        user = self._gl.user
+        if user is None:
+            raise GitLabError("GitLab did not say who the token belongs to")
+        try:
+            token = self._call(
+                "read the token's scopes", lambda: self._gl.http_get("/personal_access_tokens/self")
+            )
+        except GitLabError as exc:  # an OAuth or job token, or GitLab before 16.0
+            log.info("no token details: %s", exc)
+            token = None
+        scopes = token.get("scopes") if isinstance(token, dict) else None
+        return TokenFacts(
+            user_id=int(user.id),
+            username=str(user.attributes.get("username") or ""),
+            is_admin=bool(user.attributes.get("is_admin")),
+            scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else None,
+        )
 
     def merge_request(self, project: int | str, iid: int) -> MergeRequestInfo:
         mr = self._mr(project, iid)
@@ -279,22 +314,25 @@ class GitLabClient:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create_thread(self, project: int | str, iid: int, body: str, position: Position | None) -> str:
+    def create_thread(
+        self, project: int | str, iid: int, body: Markdown, position: Position | None
+    ) -> str:
         """Start a discussion; inline when ``position`` is given. Raises PositionRejected on 400.
 
         A multi-line range is sent with its line codes; when GitLab refuses it, the single-line
         form of the same position is tried before giving up on inline placement.
         """
+        text = _text(body)
         mr = self._mr(project, iid, lazy=True)
         if position is None:
-            created = self._call(f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": body}))
+            created = self._call(f"comment on {project}!{iid}", lambda: mr.discussions.create({"body": text}))
             return str(created.id)
         last: GitLabError | None = None
         for with_range in (True, False):
-            data = {"body": body, "position": position_payload(position, with_range=with_range)}
+            data = {"body": text, "position": position_payload(position, with_range=with_range)}
             try:
-                created = self._call(
-                    f"comment on {position.new_path} in {project}!{iid}",
+                created = self._call(  # no path in the message: a file name can hold a secret
+                    f"comment on a line of {project}!{iid}",
                     lambda data=data: mr.discussions.create(data, max_retries=self._retries),  # type: ignore[misc]
                 )
                 return str(created.id)
@@ -305,22 +343,24 @@ class GitLabClient:
         raise PositionRejected(str(last))
 
     def resolve_thread(
-        self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+        self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
     ) -> None:
         """Resolve a thread, after a reply saying why when ``reply`` is given."""
+        text = _text(reply) if reply is not None else None
         mr = self._mr(project, iid, lazy=True)
 
         def resolve() -> None:
             discussion = mr.discussions.get(discussion_id, lazy=True)
-            if reply:
-                discussion.notes.create({"body": reply}, max_retries=self._retries)
+            if text:
+                discussion.notes.create({"body": text}, max_retries=self._retries)
             discussion.resolved = True
             discussion.save()
 
         self._call(f"resolve a thread on {project}!{iid}", resolve)
 
-    def upsert_summary(self, project: int | str, iid: int, body: str) -> int:
+    def upsert_summary(self, project: int | str, iid: int, body: Markdown) -> int:
         """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
+        text = _text(body)
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
         listing = self._iterate(
@@ -331,10 +371,10 @@ class GitLabClient:
             if (note.attributes.get("author") or {}).get("id") == bot and SUMMARY_MARKER in (
                 note.attributes.get("body") or ""
             ):
-                note.body = body
+                note.body = text
                 self._call(f"update the summary of {project}!{iid}", note.save)
                 return int(note.id)
-        created = self._call(f"post the summary of {project}!{iid}", lambda: mr.notes.create({"body": body}))
+        created = self._call(f"post the summary of {project}!{iid}", lambda: mr.notes.create({"body": text}))
         return int(created.id)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -375,6 +415,12 @@ class GitLabClient:
             return fn()
         except (GitlabError, requests.RequestException) as exc:
             raise _translate(what, exc) from exc
+
+
+def _text(body: Markdown) -> str:
+    if not isinstance(body, Markdown):  # a type checker catches it first; this catches the rest
+        raise TypeError(f"a GitLab body must come from reviewer.gitlab.markdown, not {type(body).__name__}")
+    return body.text
 
 
 def _project_path(web_url: str) -> str | None:

