@@ -60,7 +60,6 @@ import math
 import re
 import socket
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,7 +73,9 @@ from fakes import gitlab_rules as rules
 from fakes.gitrepo import GitError, GitRepo
 
 BOT_TOKEN = "glpat-standin-bot-token"
-LIVE: weakref.WeakSet[GitLabStandIn] = weakref.WeakSet()  # every stand-in made, for checks after a test
+# every stand-in made and not yet checked after its test, by a serial number that grows
+LIVE: dict[int, GitLabStandIn] = {}
+_SERIALS = itertools.count(1)
 _STATE_OF = {"close": "closed", "reopen": "opened", "merge": "merged"}
 MAX_PATCH_BYTES = 200 * 1024  # ApplicationSetting diff_max_patch_bytes default
 SECRET_HEADERS = ("private-token", "authorization", "job-token")
@@ -284,7 +285,7 @@ class GitLabStandIn:
             bot_username, "AI Review Bot", token=token, bot=True, admin=bot_admin, scopes=token_scopes
         )
         self.bot = self._users[bot["id"]]
-        LIVE.add(self)
+        LIVE[next(_SERIALS)] = self
 
     # lifecycle
 
@@ -477,6 +478,29 @@ class GitLabStandIn:
         """The merge request entity (never with pending diff_refs)."""
         with self._lock:
             return self._mr_entity(self._mr(project, iid), pending=False)
+
+    def bot_note_problems(self) -> list[str]:
+        """Everything in the notes the bot wrote that GitLab would run (a quick action) or that a
+        bot must not post (``fakes.gitlab_markdown``), with where it is."""
+        problems = []
+        with self._lock:
+            for project in self._projects.values():
+                for mr in project.merge_requests.values():
+                    for note in self._all_notes(mr):
+                        if note.author.id != self.bot.id:
+                            continue
+                        found = [
+                            *(f"quick action /{c}" for c in gitlab_markdown.quick_actions(note.body)),
+                            *(f"command line {c!r}" for c in gitlab_markdown.command_lines(note.body)),
+                            *gitlab_markdown.unsafe_markup(note.body),
+                        ]
+                        problems += [f"!{mr.iid} note {note.id}: {problem}" for problem in found]
+        return problems
+
+    def approvals(self, project: int | str, iid: int) -> list[int]:
+        """Ids of the users who approved the MR (through ``/approve``)."""
+        with self._lock:
+            return list(self._mr(project, iid).approved_by)
 
     def versions(self, project: int | str, iid: int) -> list[Json]:
         """Version entities, newest first."""

@@ -12,8 +12,12 @@ from fakes.gitrepo import GitRepo
 from reviewer.diff.parsing import LineKind
 from reviewer.diff.positions import Inline, LineIndex
 from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import GitLabClient
-from reviewer.review.findings import Side
+from reviewer.gitlab.summary import SummaryInput
+from reviewer.model.usage import Usage
+from reviewer.review.findings import Finding, Severity, Side
+from reviewer.review.planning import Plan, Tier
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_positions_for_every_kind_of_line_are_accepted(standin: GitLabStandIn, t
     for path, line, side, end in wanted:
         placement = index.place(path, line, side, end)
         assert isinstance(placement, Inline), (path, line)
-        client.create_thread(pid, iid, f"on {path}:{line}", placement.position)
+        client.create_thread(pid, iid, markdown.note(f"on {path}:{line}"), placement.position)
     assert standin.position_rejections == []
     kinds = {
         p["new_line"] if p.get("new_line") else -p["old_line"] for p in standin.inline_positions(pid, iid)
@@ -115,7 +119,7 @@ def test_a_stale_position_is_rejected_and_reported(standin: GitLabStandIn, tmp_p
     GitRepo(repo_path).commit({"new.py": "print(2)\n"}, branch="feature", message="again")
     standin.push(pid, "feature")
     with pytest.raises(PositionRejected):
-        client.create_thread(pid, iid, "stale", placement.position)
+        client.create_thread(pid, iid, markdown.note("stale"), placement.position)
 
 
 def test_the_summary_is_edited_in_place_and_threads_are_found_again(
@@ -123,15 +127,47 @@ def test_the_summary_is_edited_in_place_and_threads_are_found_again(
 ) -> None:
     pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
     client = _client(standin)
-    first = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
-    second = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nsecond")
+    first = client.upsert_summary(pid, iid, _summary("a" * 40))
+    second = client.upsert_summary(pid, iid, _summary("b" * 40))
     assert first == second
     bodies = [n["body"] for n in standin.notes(pid, iid)]
-    assert bodies.count("<!-- ai-review summary -->\nsecond") == 1 and len(bodies) == 1
+    assert bodies == [_summary("b" * 40).text]
 
-    client.create_thread(pid, iid, "general\n\n<!-- ai-review fp=0123456789abcdef -->", None)
+    finding = Finding(
+        "style", Severity.LOW, "new.py", 1, Side.NEW, "general", "", fingerprint="0123456789abcdef"
+    )
+    client.create_thread(pid, iid, markdown.comment(finding, None), None)
     standin.add_note(pid, iid, "a person's note <!-- ai-review fp=ffffffffffffffff -->")
     assert [t.fingerprint for t in client.bot_threads(pid, iid)] == ["0123456789abcdef"]
+
+
+def test_a_body_not_made_by_the_renderer_is_refused_before_anything_is_sent(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    sent = len(standin.requests)
+    with pytest.raises(TypeError):
+        client.create_thread(pid, iid, "/approve", None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.upsert_summary(pid, iid, "/close")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.resolve_thread(pid, iid, "d", "/merge")  # type: ignore[arg-type]
+    assert len(standin.requests) == sent and standin.notes(pid, iid) == []
+
+
+def test_token_facts_say_who_the_token_is_and_what_it_may_do(tmp_path: Path) -> None:
+    with GitLabStandIn(bot_admin=True, token_scopes=("api", "sudo")) as admin:
+        facts = _client(admin).token_facts()
+    assert (facts.user_id, facts.is_admin, facts.scopes) == (admin.bot.id, True, ("api", "sudo"))
+    with GitLabStandIn() as plain:
+        facts = _client(plain).token_facts()
+    assert (facts.is_admin, facts.scopes) == (False, ("api",))
+
+
+def _summary(head: str) -> markdown.Markdown:
+    plan = Plan(Tier.TRIVIAL, "nothing to review", (), (), 0, 0)
+    return markdown.summary(SummaryInput(head, plan, [], [], 0, [], [], Usage(), {}, ()))
 
 
 def test_read_file_answers_none_for_a_missing_file(standin: GitLabStandIn, tmp_path: Path) -> None:
