@@ -23,7 +23,8 @@ a GitHub token), and for a private key everything from its header to its END lin
 line, however many secrets it holds; it never carries a secret, only a masked preview (``AK…LE``:
 at most a fifth of it).
 
-Speed: about 25,000 added lines a second (detect-secrets alone: 5,500), see ``_prescreen``.
+Speed: about 25,000 diff lines a second, each line scanned once (detect-secrets alone: 5,500), see
+``_prescreen``; every line costs that now, not only the added ones.
 """
 
 from __future__ import annotations
@@ -176,9 +177,9 @@ def _long_quoted(charset: str, limit: float) -> re.Pattern[str]:
 
 
 def _scan_file(file: FileDiff, prescreen: list[re.Pattern[str]] | None) -> Iterator[_Hit]:
-    """The secrets of one file: its names, then each side of its diff as the file read there (the
-    new side: added and unchanged lines by new number; the old side: removed and unchanged lines by
-    old number), so that a private key spanning lines is found whole on either side."""
+    """The secrets of one file: its names, then its lines: added and unchanged ones by their new
+    number (the new file as far as the diff shows it), then removed ones by their old number, so a
+    private key spanning lines is found whole on either side and every line is scanned once."""
     path = file.new_path
     names = [(1, name) for name in dict.fromkeys((file.old_path, file.new_path))]
     yield from _scan_lines(path, names, prescreen, added=set())
@@ -187,7 +188,7 @@ def _scan_file(file: FileDiff, prescreen: list[re.Pattern[str]] | None) -> Itera
     lines = [line for hunk in file.hunks for line in hunk.lines]
     added = {line.new_no for line in lines if line.kind is LineKind.ADDED}
     new_side = [(ln.new_no, ln.text) for ln in lines if ln.new_no is not None]
-    old_side = [(ln.old_no, ln.text) for ln in lines if ln.old_no is not None]
+    old_side = [(ln.old_no, ln.text) for ln in lines if ln.kind is LineKind.REMOVED and ln.old_no is not None]
     yield from _scan_lines(path, new_side, prescreen, added=added)
     yield from _scan_lines(path, old_side, prescreen, added=set())
 
