@@ -20,7 +20,7 @@ nothing, so these rules hold whichever way a note is read:
   nothing is clickable, nobody is pinged. No line starts with ``/``: one that would gets a
   backslash (``\\/approve``).
 - A suggestion is the only verbatim text, inside a fence longer than any backtick run it holds.
-- The summary masks every piece with the review's secret masker before rendering it.
+The summary masks every piece with the review's secret masker before rendering it.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import final
+from dataclasses import InitVar, dataclass
+from typing import TypeVar, final
 
 from reviewer.diff.positions import Position
 from reviewer.gitlab.summary import SummaryInput
+from reviewer.review.engine import Failure
 from reviewer.review.findings import Finding, Severity, Side
 
 __all__ = ["RESOLVED_REPLY", "SUMMARY_MARKER", "Markdown", "code", "comment", "note", "sanitize", "summary"]
@@ -42,34 +44,23 @@ RESOLVED_REPLY = "The line this comment was about has changed, so this looks add
 MAX_LISTED = 50
 _MAX_SUGGESTION_OFFSET = 100
 _KEY = object()
+T = TypeVar("T")
 
 
 @final
+@dataclass(frozen=True, slots=True)
 class Markdown:
     """Text GitLab renders as the bot's words. Only this module's renderers make one."""
 
-    __slots__ = ("_text",)
+    text: str
+    key: InitVar[object] = None
 
-    def __init__(self, text: str, *, key: object = None) -> None:
+    def __post_init__(self, key: object) -> None:
         if key is not _KEY:
             raise TypeError("Markdown is made only by the renderers of reviewer.gitlab.markdown")
-        self._text = text
-
-    @property
-    def text(self) -> str:
-        return self._text
 
     def __str__(self) -> str:
-        return self._text
-
-    def __repr__(self) -> str:
-        return f"Markdown({self._text[:60]!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Markdown) and other._text == self._text
-
-    def __hash__(self) -> int:
-        return hash(self._text)
+        return self.text
 
 
 def _made(text: str) -> Markdown:
@@ -234,7 +225,7 @@ def _inline(text: str) -> str:
         if char != "`":
             i += 1
             continue
-        run = len(text) - i - len(text[i:].lstrip("`"))
+        run = len(_BACKTICK_RUN.match(text, i).group())  # type: ignore[union-attr]
         closing = re.compile(rf"(?<!`)`{{{run}}}(?!`)").search(text, i + run)
         if closing is None:
             i += run
@@ -281,13 +272,7 @@ def _literal(text: str) -> str:
 # -- inline comments ------------------------------------------------------------------------------
 
 _ASPECT_LABEL = {"security": "Security", "style": "Style"}
-_SEVERITY_ICON = {
-    Severity.CRITICAL: "🔴",
-    Severity.HIGH: "🟠",
-    Severity.MEDIUM: "🟡",
-    Severity.LOW: "🔵",
-    Severity.INFO: "⚪",
-}
+_SEVERITY_ICON = dict(zip(Severity, "🔴🟠🟡🔵⚪", strict=True))  # critical ... info
 _HEX = re.compile(r"[0-9a-f]{6,64}")
 
 
@@ -309,24 +294,16 @@ def comment(finding: Finding, position: Position | None) -> Markdown:
 
 
 def _suggestion_block(finding: Finding, position: Position | None) -> str | None:
-    """A GitLab suggestion, only where it can apply: new-side lines of an inline comment.
-
-    The comment sits on the range's last line, so the block reaches back to the first one:
-    ``suggestion:-N+0``, where N is the range's length minus one (GitLab allows at most 100).
-    A finding moved or shortened to fit the diff loses its suggestion: the replacement was
-    written for other lines, and applying it would corrupt the file. Nor is code offered that
-    holds bidi controls (it would read differently from what it does).
-    """
+    """A GitLab suggestion where it can apply: the new-side lines the finding named, exactly (one
+    moved or shortened to fit the diff would corrupt the file), and no bidi controls in the code.
+    The comment sits on the range's last line: ``suggestion:-N+0`` reaches back N lines (<= 100)."""
     if finding.suggestion is None or position is None or finding.side is not Side.NEW:
         return None
-    if position.new_line is None or position.start.new_line is None or _BIDI.search(finding.suggestion):
+    start, end = position.start.new_line or 0, position.new_line or 0
+    exact = (start, end) == (finding.line, finding.end_line or finding.line)  # lines count from 1
+    if not exact or end - start > _MAX_SUGGESTION_OFFSET or _BIDI.search(finding.suggestion):
         return None
-    if (position.start.new_line, position.new_line) != (finding.line, finding.end_line or finding.line):
-        return None
-    above = position.new_line - position.start.new_line
-    if not 0 <= above <= _MAX_SUGGESTION_OFFSET:
-        return None
-    return _fenced(finding.suggestion.rstrip("\n").split("\n"), f"suggestion:-{above}+0")
+    return _fenced(finding.suggestion.rstrip("\n").split("\n"), f"suggestion:-{end - start}+0")
 
 
 def resolved_reply() -> Markdown:
@@ -342,17 +319,17 @@ def summary(s: SummaryInput) -> Markdown:
     failed, and cost. Every path, title, body, reason and failure is masked, then rendered here."""
     mask: Callable[[str], str] = s.mask or (lambda text: text)
     lines = [SUMMARY_MARKER, "### AI review", "", _headline(s), "", _scope(s, mask)]
+
+    def placed_elsewhere(item: tuple[Finding, str]) -> str:
+        finding, reason = item
+        where = code(f"{mask(finding.path)}:{finding.line}")
+        title, why = _line(mask(finding.title)), _line(mask(reason))
+        text = f"- **{finding.severity.value}** {where} {title} ({why})"
+        body = sanitize(mask(finding.body)).replace("\n", "\n  ") if finding.body.strip() else ""
+        return f"{text}\n  {body}" if body else text
+
     if s.in_summary:
-        lines += ["", "**Findings not placed on a line**", ""]
-        for finding, reason in s.in_summary[:MAX_LISTED]:
-            lines.append(
-                f"- **{finding.severity.value}** {code(f'{mask(finding.path)}:{finding.line}')} "
-                f"{_line(mask(finding.title))} ({_line(mask(reason))})"
-            )
-            if finding.body.strip():
-                lines.append("  " + sanitize(mask(finding.body)).replace("\n", "\n  "))
-        if len(s.in_summary) > MAX_LISTED:
-            lines.append(f"- and {len(s.in_summary) - MAX_LISTED} more")
+        lines += ["", "**Findings not placed on a line**", "", *_listed(s.in_summary, placed_elsewhere)]
     if s.resolved:
         lines += ["", f"{_count(s.resolved, 'earlier thread')} resolved: the code changed."]
     if s.over_cap:
@@ -361,19 +338,15 @@ def summary(s: SummaryInput) -> Markdown:
         lines += ["", f"{_count(s.off_diff, 'finding')} dropped: not about a file of this MR."]
     if s.plan.skipped:
         lines += ["", f"<details><summary>Not reviewed: {_count(len(s.plan.skipped), 'file')}</summary>", ""]
-        lines += [f"- {code(mask(k.path))}: {_line(mask(k.reason))}" for k in s.plan.skipped[:MAX_LISTED]]
-        if len(s.plan.skipped) > MAX_LISTED:
-            lines.append(f"- and {len(s.plan.skipped) - MAX_LISTED} more")
+        lines += _listed(s.plan.skipped, lambda k: f"- {code(mask(k.path))}: {_line(mask(k.reason))}")
         lines += ["", "</details>"]
     if s.failures:
-        lines += ["", "**Could not complete**", ""]
-        for failure in s.failures[:MAX_LISTED]:
-            files = ", ".join(code(mask(p)) for p in failure.paths[:5])
-            more = " and more" if len(failure.paths) > 5 else ""
-            lines.append(
-                f"- {_line(failure.aspect)} review of {files}{more}: {_line(failure.problem)} "
-                f"({_line(mask(failure.detail))})"
-            )
+
+        def failed(f: Failure) -> str:
+            files = ", ".join(code(mask(p)) for p in f.paths[:5]) + (" and more" if len(f.paths) > 5 else "")
+            return f"- {_line(f.aspect)} review of {files}: {_line(f.problem)} ({_line(mask(f.detail))})"
+
+        lines += ["", "**Could not complete**", "", *_listed(s.failures, failed)]
     if not s.model_configured:
         lines += ["", "Model review is off (no gateway configured): deterministic checks only."]
     lines += ["", _footer(s)]
@@ -386,9 +359,7 @@ def _headline(s: SummaryInput) -> str:
         return "No issues found." if not s.failures else "No issues found in what could be reviewed."
     counts = Counter(f.severity for f in found)
     parts = [f"{counts[sev]} {sev.value}" for sev in Severity if counts[sev]]
-    text = f"{len(found)} new finding{'s' if len(found) != 1 else ''}"
-    if parts:
-        text += f" ({', '.join(parts)})"
+    text = _count(len(found), "new finding") + (f" ({', '.join(parts)})" if parts else "")
     text += f": {len(s.inline)} on their lines"
     if s.in_summary:
         text += f", {len(s.in_summary)} below"
@@ -417,6 +388,11 @@ def _footer(s: SummaryInput) -> str:
         f"completion; cost ${u.cost:.4f}. Prompt versions: {versions}. "
         "Comment `/ai-review` to review again.</sub>"
     )
+
+
+def _listed(items: Sequence[T], render: Callable[[T], str]) -> list[str]:
+    more = [f"- and {len(items) - MAX_LISTED} more"] if len(items) > MAX_LISTED else []
+    return [render(item) for item in items[:MAX_LISTED]] + more
 
 
 def _count(n: int, noun: str) -> str:
