@@ -22,10 +22,12 @@ from reviewer.catalog import ServiceCatalog, ServiceContext
 from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
 from reviewer.gitlab.increment import Scope, review_scope
+from reviewer.gitlab.markdown import Markdown
 from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
-from reviewer.gitlab.summary import SummaryInput, render_summary
+from reviewer.gitlab.summary import SummaryInput
 from reviewer.model.usage import Usage
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
@@ -62,6 +64,7 @@ class ReviewOutcome:
     unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
     reused: int = 0  # model answers taken from the ones stored for this head
     findings: tuple[tuple[str, str], ...] = ()  # (aspect, "inline" or "summary") of each new finding
+    off_diff: int = 0  # model findings dropped: their path is no file of the MR
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class ReviewOutcome:
             "already_posted": self.already_posted,
             "unreviewed": list(self.unreviewed),
             "reused": self.reused,
+            "off_diff": self.off_diff,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
@@ -163,8 +167,21 @@ def _review(
         listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
         summary = _summary(analysis, diff, listed, inline, 0, scope)
         comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
-        shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary}"
-        return ReviewOutcome("dry-run", "", head, tier, len(inline), len(listed), 0, analysis.usage, shown)
+        shown = (
+            f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary.text}"
+        )
+        return ReviewOutcome(
+            "dry-run",
+            "",
+            head,
+            tier,
+            len(inline),
+            len(listed),
+            0,
+            analysis.usage,
+            shown,
+            off_diff=analysis.off_diff,
+        )
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
         return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head, tier)
@@ -214,11 +231,12 @@ def _review(
         len(listed),
         len(published.already_posted),
         analysis.usage,
-        summary,
+        summary.text,
         unreviewed=analysis.failed_paths,
         reused=analysis.reused,
         findings=tuple((f.aspect, "inline") for f in published.inline)
         + tuple((f.aspect, "summary") for f, _ in published.in_summary),
+        off_diff=analysis.off_diff,
     )
 
 
@@ -303,8 +321,8 @@ def _summary(
     already_posted: int,
     scope: Scope,
     resolved: int = 0,
-) -> str:
-    return render_summary(
+) -> Markdown:
+    return markdown.summary(
         SummaryInput(
             head_sha=diff.refs.head_sha,
             plan=analysis.plan,
@@ -321,5 +339,7 @@ def _summary(
             resolved=resolved,
             retried=scope.retried,
             unreviewed=analysis.failed_paths,
+            off_diff=analysis.off_diff,
+            mask=analysis.masker,
         )
     )

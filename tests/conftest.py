@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reviewer.app import redaction
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -20,6 +22,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no developer's .env is read
     yield
+    redaction.install(())  # a test that ran the CLI in this process leaves its secrets behind
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Celery
 
+from reviewer.app import redaction
 from reviewer.app.config import load_settings
 from reviewer.errors import ConfigError
 
@@ -58,6 +59,7 @@ def create_celery(url: str) -> Celery:
 
 def _from_environment() -> dict[str, Any]:
     settings = load_settings()
+    redaction.install(settings.secret_values())  # `celery -A workers worker` starts here, not in the CLI
     if not settings.redis_url:
         raise ConfigError(
             "a standalone worker needs REVIEWER_REDIS_URL (the broker the intake enqueues to); "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from reviewer.app import redaction
 from reviewer.app.config import Settings, load_settings
 from reviewer.errors import ReviewerError
 
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
+        redaction.install(settings.secret_values())
         _logging(settings.log_level)
         return int(args.run(args, settings) or 0)
     except ReviewerError as exc:
@@ -346,9 +348,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
     results = run_checks(settings)
     for result in results:
-        print(
-            f"{'ok  ' if result.ok else 'FAIL' if result.required else 'skip'} {result.name}: {result.detail}"
-        )
+        print(f"{result.label:4} {result.name}: {result.detail}")
     return 0 if all(r.ok or not r.required for r in results) else 1
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -167,6 +168,19 @@ class Settings(BaseSettings):
         if self.webhook_secret is None:
             return ()
         return tuple(s.strip() for s in self.webhook_secret.get_secret_value().split(",") if s.strip())
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret configured (tokens, keys, webhook secrets, the Redis password): what no
+        log line, error message or note may hold."""
+        values = [*self.webhook_secrets]
+        for secret in (self.gitlab_token, self.llm_api_key, self.aig_token, self.backstage_token):
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        if self.redis_url:
+            password = urlsplit(self.redis_url).password
+            if password:
+                values += [password, unquote(password)]  # as written, and as meant
+        return tuple(v for v in values if v)
 
     @property
     def gitlab_configured(self) -> bool:

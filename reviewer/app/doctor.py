@@ -1,4 +1,10 @@
-"""``reviewer doctor``: each setting and each connection checked, with what to do when wrong."""
+"""``reviewer doctor``: each setting and each connection checked, with what to do when wrong.
+
+The GitLab check also holds the token to least privilege (README, "Least privilege"): it warns
+when the token belongs to an administrator (``GET /user`` shows ``is_admin`` to administrators
+only) or carries scopes beyond ``api`` (``GET /personal_access_tokens/self``), and fails when it
+lacks ``api``, without which the bot can read but not comment.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from reviewer.app.state import connect
 from reviewer.errors import ReviewerError
 from reviewer.review.prompts import PromptStore
 
+NEEDED_SCOPES = frozenset({"api"})
+
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -20,6 +28,13 @@ class Check:
     ok: bool
     detail: str
     required: bool = True
+    warning: bool = False  # it works, but should not be so
+
+    @property
+    def label(self) -> str:
+        if not self.ok:
+            return "FAIL" if self.required else "skip"
+        return "WARN" if self.warning else "ok"
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -79,10 +94,23 @@ def _gitlab(settings: Settings) -> Check:
         client = build_gitlab(settings)
         if client is None:
             return Check("gitlab", False, "set REVIEWER_GITLAB_URL and REVIEWER_GITLAB_TOKEN")
-        user_id = client.bot_user_id()
+        facts = client.token_facts()
     except ReviewerError as exc:
         return Check("gitlab", False, str(exc))
-    return Check("gitlab", True, f"{settings.gitlab_url} answers; the token belongs to user {user_id}")
+    who = f"{settings.gitlab_url} answers; the token is {facts.username or 'user'} ({facts.user_id})'s"
+    if facts.scopes is not None and not set(facts.scopes) >= NEEDED_SCOPES:
+        return Check("gitlab", False, f"{who}, but lacks the api scope: the bot could read, not comment")
+    problems = []
+    if facts.is_admin:
+        problems.append("it is an administrator's: use a bot user, or a project or group access token")
+    extra = sorted(set(facts.scopes or ()) - NEEDED_SCOPES)
+    if extra:
+        problems.append(f"it has scopes the bot does not need: {', '.join(extra)} (api is enough)")
+    if facts.scopes is None:
+        problems.append("its scopes could not be read (not a personal, project or group access token)")
+    if problems:
+        return Check("gitlab", True, f"{who}; but {'; '.join(problems)}", warning=True)
+    return Check("gitlab", True, f"{who}; scope api only, not an administrator")
 
 
 def _gateway(settings: Settings) -> Check:

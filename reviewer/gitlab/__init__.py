@@ -1,8 +1,9 @@
-"""Everything read from or written to GitLab: the python-gitlab client, publishing findings and the
-summary note, and follow-up increments.
+"""Everything written to or read from GitLab: the python-gitlab client, the one markdown renderer,
+publishing findings and the summary, and follow-up increments.
 
 Rule: only this package imports python-gitlab, and its errors leave it as the project's own
-(``reviewer.errors``); it takes findings and placements, it does not decide them.
+(``reviewer.errors``); only ``markdown`` makes the text written to GitLab (the client's write methods
+take its ``Markdown`` values and nothing else); it takes findings and placements, it does not decide them.
 """
 
 from typing import TYPE_CHECKING
@@ -11,20 +12,20 @@ from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
     from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
-    from reviewer.gitlab.increment import Scope, changed_since, review_scope
+    from reviewer.gitlab.increment import Scope, review_scope
+    from reviewer.gitlab.markdown import Markdown
     from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
-    from reviewer.gitlab.summary import SummaryInput, render_summary
+    from reviewer.gitlab.summary import SummaryInput
 
 __all__ = [
     "BotThread",
     "GitLabClient",
+    "Markdown",
     "MergeRequestInfo",
     "Scope",
     "SummaryInput",
-    "changed_since",
     "decide_publication",
     "publish_inline",
-    "render_summary",
     "resolve_addressed",
     "review_scope",
 ]
@@ -33,8 +34,9 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "client": ("BotThread", "GitLabClient", "MergeRequestInfo"),
-        "increment": ("Scope", "changed_since", "review_scope"),
+        "increment": ("Scope", "review_scope"),
+        "markdown": ("Markdown",),
         "publish": ("decide_publication", "publish_inline", "resolve_addressed"),
-        "summary": ("SummaryInput", "render_summary"),
+        "summary": ("SummaryInput",),
     },
 )

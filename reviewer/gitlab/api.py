@@ -1,17 +1,14 @@
 """GitLab's shapes as this bot writes and reads them: the ``position`` of a diff thread, the
-hidden markers in the bot's notes, the bot's threads, and which python-gitlab errors mean what.
+bot's threads (recognised by the markers of ``reviewer.gitlab.markers``), and which python-gitlab
+errors mean what.
 
 A diff thread's position follows GitLab's Discussions API (``position_type=text``, the three SHAs
 of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line``, ``line_range`` with
-line codes). The markers are HTML comments GitLab keeps but does not show: a thread's findings
-(``fp=``, with ``code=`` the hash of the line it is about), the summary note, the bot's reply
-when it resolves a thread. They are how the bot recognises what it wrote, on a re-review and
-after an answer GitLab lost.
+line codes).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +18,9 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttp
 
 from reviewer.diff.positions import LinePoint, Position
 from reviewer.errors import GitLabError, TransientError
+from reviewer.gitlab.markers import ANY_MARKER, FINGERPRINT_MARKER, RESOLVED_MARKER
 from reviewer.review.findings import Side
 
-FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
-SUMMARY_MARKER = "<!-- ai-review summary -->"
-RESOLVED_MARKER = "<!-- ai-review resolved -->"  # in the bot's reply saying why it resolves a thread
-ANY_MARKER = re.compile(r"<!-- ai-review [^<>]*-->")
 ONCE: dict[str, Any] = {"retry_transient_errors": False}  # creation calls: never re-sent blindly
 
 
@@ -44,6 +38,16 @@ class BotThread:
     line: int | None = None  # the line it sits on, on that side, in the version of head_sha
     head_sha: str | None = None
     resolution_explained: bool = False  # the bot already replied why it resolves it
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFacts:
+    """What GitLab says about the bot's token: whose it is, and what it may do."""
+
+    user_id: int
+    username: str
+    is_admin: bool
+    scopes: tuple[str, ...] | None  # None: not a personal, project or group access token
 
 
 def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> BotThread | None:

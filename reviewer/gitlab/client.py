@@ -8,7 +8,11 @@ GitLab REST API v4 pages this module follows:
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
 - Notes: list, create and edit MR notes (the one summary note), reply in a thread.
-- Users: ``GET /user`` (the bot's own id, to recognise its notes).
+- Users: ``GET /user`` (the bot's own id, to recognise its notes; ``is_admin``, shown to
+  administrators only). Personal access tokens: ``GET /personal_access_tokens/self`` (its scopes).
+
+Bodies written to GitLab are ``Markdown`` values, which only ``reviewer.gitlab.markdown`` makes:
+a write method refuses anything else, so no text reaches GitLab without the renderer.
 
 Reads and edits (GET, PUT) use python-gitlab's transient-error retry; creation calls (thread,
 reply, summary note) go once without it, as its retry re-sends a POST GitLab may have written.
@@ -45,8 +49,8 @@ from reviewer.diff.positions import Position
 from reviewer.errors import GitLabError, PositionRejected, TransientError
 from reviewer.gitlab.api import (
     ONCE,
-    SUMMARY_MARKER,
     BotThread,
+    TokenFacts,
     ambiguous,
     bot_thread,
     describe_failure,
@@ -54,8 +58,10 @@ from reviewer.gitlab.api import (
     same_write,
     translate,
 )
+from reviewer.gitlab.markdown import Markdown
+from reviewer.gitlab.markers import SUMMARY_MARKER
 
-__all__ = ["SUMMARY_MARKER", "BotThread", "GitLabClient", "MergeRequestInfo", "position_payload"]
+__all__ = ["BotThread", "GitLabClient", "MergeRequestInfo", "TokenFacts", "position_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,27 @@ class GitLabClient:
                 raise GitLabError("GitLab did not say who the token belongs to")
             self._bot_id = int(user.id)
         return self._bot_id
+
+    def token_facts(self) -> TokenFacts:
+        """The token's user, whether it is an administrator, and the token's scopes."""
+        self._call("read the bot user", self._gl.auth)
+        user = self._gl.user
+        if user is None:
+            raise GitLabError("GitLab did not say who the token belongs to")
+        try:
+            token = self._call(
+                "read the token's scopes", lambda: self._gl.http_get("/personal_access_tokens/self")
+            )
+        except GitLabError as exc:  # an OAuth or job token, or GitLab before 16.0
+            log.info("no token details: %s", exc)
+            token = None
+        scopes = token.get("scopes") if isinstance(token, dict) else None
+        return TokenFacts(
+            user_id=int(user.id),
+            username=str(user.attributes.get("username") or ""),
+            is_admin=bool(user.attributes.get("is_admin")),
+            scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else None,
+        )
 
     def merge_request(self, project: int | str, iid: int) -> MergeRequestInfo:
         mr = self._mr(project, iid)
@@ -233,30 +260,31 @@ class GitLabClient:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def create_thread(self, project: int | str, iid: int, body: str, position: Position | None) -> str:
+    def create_thread(self, project: int | str, iid: int, body: Markdown, position: Position | None) -> str:
         """Start a discussion; inline when ``position`` is given. Raises PositionRejected on 400.
 
         A multi-line range is sent with its line codes; when GitLab refuses it, the single-line
         form of the same position is tried before giving up on inline placement. Sent once: see
         the module doc for a lost answer.
         """
+        text = _text(body)
         mr = self._mr(project, iid, lazy=True)
 
         def find() -> str | None:
-            return self._find_thread(project, iid, body)
+            return self._find_thread(project, iid, text)
 
         if position is None:
             return self._create_once(
                 f"comment on {project}!{iid}",
-                lambda: mr.discussions.create({"body": body}, max_retries=self._retries, **ONCE).id,
+                lambda: mr.discussions.create({"body": text}, max_retries=self._retries, **ONCE).id,
                 find,
             )
         last: GitLabError | None = None
         for with_range in (True, False):
-            data = {"body": body, "position": position_payload(position, with_range=with_range)}
+            data = {"body": text, "position": position_payload(position, with_range=with_range)}
             try:
                 return self._create_once(
-                    f"comment on {position.new_path} in {project}!{iid}",
+                    f"comment on a line of {project}!{iid}",  # no path: a file name can hold a secret
                     lambda data=data: mr.discussions.create(data, max_retries=self._retries, **ONCE).id,  # type: ignore[misc]
                     find,
                 )
@@ -266,18 +294,19 @@ class GitLabClient:
                 last = exc
         raise PositionRejected(str(last))
 
-    def reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str:
+    def reply(self, project: int | str, iid: int, discussion_id: str, body: Markdown) -> str:
         """Add a note to a thread; sent once (see the module doc). Returns the note's id."""
+        text = _text(body)
         mr = self._mr(project, iid, lazy=True)
         discussion = mr.discussions.get(discussion_id, lazy=True)
         return self._create_once(
             f"reply in a thread of {project}!{iid}",
-            lambda: discussion.notes.create({"body": body}, max_retries=self._retries, **ONCE).id,
-            lambda: self._find_reply(project, iid, discussion_id, body),
+            lambda: discussion.notes.create({"body": text}, max_retries=self._retries, **ONCE).id,
+            lambda: self._find_reply(project, iid, discussion_id, text),
         )
 
     def resolve_thread(
-        self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+        self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
     ) -> None:
         """Resolve a thread, after a reply saying why when ``reply`` is given."""
         if reply:
@@ -286,12 +315,13 @@ class GitLabClient:
         discussion.resolved = True  # a PUT: safe to repeat, so retried as usual
         self._call(f"resolve a thread on {project}!{iid}", lambda: discussion.save(max_retries=self._retries))
 
-    def upsert_summary(self, project: int | str, iid: int, body: str) -> int:
+    def upsert_summary(self, project: int | str, iid: int, body: Markdown) -> int:
         """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
+        text = _text(body)
         mr = self._mr(project, iid, lazy=True)
         note = self._summary_note(project, iid)
         if note is not None:
-            note.body = body
+            note.body = text
             self._call(f"update the summary of {project}!{iid}", lambda: note.save(max_retries=self._retries))
             return int(note.id)
 
@@ -301,7 +331,7 @@ class GitLabClient:
 
         created = self._create_once(
             f"post the summary of {project}!{iid}",
-            lambda: mr.notes.create({"body": body}, max_retries=self._retries, **ONCE).id,
+            lambda: mr.notes.create({"body": text}, max_retries=self._retries, **ONCE).id,
             find,
         )
         return int(created)
@@ -395,6 +425,12 @@ class GitLabClient:
             return fn()
         except (GitlabError, requests.RequestException) as exc:
             raise translate(what, exc) from exc
+
+
+def _text(body: Markdown) -> str:
+    if not isinstance(body, Markdown):  # a type checker catches it first; this catches the rest
+        raise TypeError(f"a GitLab body must come from reviewer.gitlab.markdown, not {type(body).__name__}")
+    return body.text
 
 
 def _project_path(web_url: str) -> str | None:

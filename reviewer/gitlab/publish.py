@@ -1,101 +1,22 @@
-"""Comment bodies, sanitising, and posting a review's findings to GitLab.
-
-Model output is untrusted. Before anything is posted: no line may start a GitLab quick action,
-no @mention may ping anyone, no image or raw HTML may load (a markdown image is an exfiltration
-channel), no link is clickable (URLs are shown as code). Suggestions go inside a fence longer
-than any backtick run they contain.
-"""
+"""Posting a review's findings to GitLab: one thread per line (each finding on it listed), the rest kept
+for the summary, and resolving the bot's threads whose line changed. Every body comes from
+``reviewer.gitlab.markdown``."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from reviewer.diff.positions import Inline, InSummary, Placement, Position
 from reviewer.errors import PositionRejected
-from reviewer.gitlab.api import RESOLVED_MARKER, BotThread
-from reviewer.review.findings import Finding, Severity, Side
+from reviewer.gitlab import markdown
+from reviewer.gitlab.api import BotThread
+from reviewer.gitlab.markdown import Markdown
+from reviewer.review.findings import Finding, Side
 
 log = logging.getLogger(__name__)
-
-_ASPECT_LABEL = {"security": "Security", "style": "Style"}
-_SEVERITY_ICON = {
-    Severity.CRITICAL: "🔴",
-    Severity.HIGH: "🟠",
-    Severity.MEDIUM: "🟡",
-    Severity.LOW: "🔵",
-    Severity.INFO: "⚪",
-}
-_IMAGE = re.compile(r"!\[([^\]]*)\]\s*(\([^)]*\)|\[[^\]]*\])")
-_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.M)
-_MENTION = re.compile(r"(?<![\w`])@([A-Za-z0-9_][A-Za-z0-9_.\-/]*)")
-_LINK = re.compile(r"\[([^\]]*)\]\(\s*([^)\s]*)[^)]*\)")
-_BARE_URL = re.compile(r"(?<![`\w])((?:https?|ftp|javascript|data):[^\s`)\]]+)", re.I)
-_MAX_SUGGESTION_OFFSET = 100
-
-
-def sanitize(text: str) -> str:
-    """Make untrusted text safe to post as GitLab markdown prose."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _IMAGE.sub(
-        lambda m: f"[image removed: {m.group(1)[:60]}]" if m.group(1) else "[image removed]", text
-    )
-    text = _LINK_DEFINITION.sub("", text)
-    # No clickable links: a bot's comment is a trusted voice, and a link in it a phishing lure.
-    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(2) else m.group(1), text)
-    text = _BARE_URL.sub(lambda m: f"`{m.group(1)}`", text)
-    text = text.replace("<", "&lt;").replace(">", "&gt;")
-    text = _MENTION.sub(lambda m: f"`@{m.group(1)}`", text)
-    lines = []
-    for line in text.split("\n"):
-        stripped = line.lstrip()
-        lines.append("\\" + stripped if stripped.startswith("/") else line)
-    return "\n".join(lines).strip()
-
-
-def _fence_for(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
-
-
-def comment_body(finding: Finding, position: Position | None) -> str:
-    """The markdown of one inline thread, ending with the fingerprint marker."""
-    label = _ASPECT_LABEL.get(finding.aspect, finding.aspect.title())
-    icon = _SEVERITY_ICON[finding.severity]
-    parts = [f"{icon} **{label} · {finding.severity.value}**: {sanitize(finding.title)}"]
-    if finding.body:
-        parts.append(sanitize(finding.body))
-    suggestion = _suggestion_block(finding, position)
-    if suggestion:
-        parts.append(suggestion)
-    anchor = f" code={finding.anchor}" if finding.anchor else ""
-    parts.append(f"<!-- ai-review fp={finding.fingerprint}{anchor} -->")
-    return "\n\n".join(parts)
-
-
-def _suggestion_block(finding: Finding, position: Position | None) -> str | None:
-    """A GitLab suggestion, only where it can apply: new-side lines of an inline comment.
-
-    The comment sits on the range's last line, so the block reaches back to the first one:
-    ``suggestion:-N+0``, where N is the range's length minus one (GitLab allows at most 100).
-    A finding moved or shortened to fit the diff loses its suggestion: the replacement was
-    written for other lines, and applying it would corrupt the file.
-    """
-    if finding.suggestion is None or position is None or finding.side is not Side.NEW:
-        return None
-    if position.new_line is None or position.start.new_line is None:
-        return None
-    if (position.start.new_line, position.new_line) != (finding.line, finding.end_line or finding.line):
-        return None
-    above = position.new_line - position.start.new_line
-    if not 0 <= above <= _MAX_SUGGESTION_OFFSET:
-        return None
-    fence = _fence_for(finding.suggestion)
-    code = finding.suggestion.rstrip("\n")
-    return f"{fence}suggestion:-{above}+0\n{code}\n{fence}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,21 +91,12 @@ def decide_publication(
     return publication
 
 
-def thread_body(thread: LineThread) -> str:
-    """Each finding of a line, one after another, each with its own marker. Only the first
-    applicable suggestion is offered: two suggestions for one line would undo each other."""
-    parts, suggested = [], False
-    for finding in thread.findings:
-        shown = replace(finding, suggestion=None) if suggested else finding
-        suggested = suggested or _suggestion_block(shown, thread.position) is not None
-        parts.append(comment_body(shown, thread.position))
-    return "\n\n---\n\n".join(parts)
-
-
 class ThreadPoster(Protocol):
-    def create_thread(self, project: int | str, iid: int, body: str, position: Position | None) -> str: ...
+    def create_thread(
+        self, project: int | str, iid: int, body: Markdown, position: Position | None
+    ) -> str: ...
 
-    def reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str: ...
+    def reply(self, project: int | str, iid: int, discussion_id: str, body: Markdown) -> str: ...
 
 
 @dataclass
@@ -209,29 +121,26 @@ def publish_inline(
     )
     for thread in publication.new_threads:
         try:
-            poster.create_thread(project, iid, thread_body(thread), thread.position)
+            poster.create_thread(
+                project, iid, markdown.thread(thread.findings, thread.position), thread.position
+            )
         except PositionRejected as exc:
-            path, _, line = line_key(thread.position)
-            log.warning("GitLab refused the position for %s:%s: %s", path, line, exc)
+            # the path is left out: a file name can hold a secret
+            log.warning("GitLab refused the position of finding %s: %s", thread.findings[0].fingerprint, exc)
             outcome.in_summary += [(f, "GitLab refused the inline position") for f in thread.findings]
             continue
         outcome.inline.extend(thread.findings)
         outcome.threads += 1
     for discussion_id, thread in publication.replies:
-        poster.reply(project, iid, discussion_id, thread_body(thread))
+        poster.reply(project, iid, discussion_id, markdown.thread(thread.findings, thread.position))
         outcome.inline.extend(thread.findings)
         outcome.replies += 1
     return outcome
 
 
-RESOLVED_REPLY = (
-    "The line this comment was about has changed, so this looks addressed: resolving.\n\n" + RESOLVED_MARKER
-)
-
-
 class ThreadResolver(Protocol):
     def resolve_thread(
-        self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+        self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
     ) -> None: ...
 
 
@@ -254,7 +163,7 @@ def resolve_addressed(
         path = thread.path
         if any(present(path, thread.side, anchor) for anchor in thread.anchors):
             continue
-        reply = None if thread.resolution_explained else RESOLVED_REPLY
+        reply = None if thread.resolution_explained else markdown.resolved_reply()
         resolver.resolve_thread(project, iid, thread.discussion_id, reply)
         resolved.append(thread)
     return resolved

@@ -1,22 +1,20 @@
-"""The one summary note per merge request, edited in place on every review.
+"""What the one summary note per merge request says, as data; ``markdown.summary`` writes it.
 
 It says what was reviewed and how (head, tier, aspects, prompt versions), what was found, every
-finding that could not go inline and why, every file that was not reviewed and why, what failed,
-and what it cost. A clean MR gets a short note and no inline noise.
+finding that could not go inline and why, how many findings were dropped for naming no file of the
+MR, every file that was not reviewed and why, what failed, and what it cost. A clean MR gets a short
+note and no inline noise.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from reviewer.gitlab.client import SUMMARY_MARKER
-from reviewer.gitlab.publish import sanitize
 from reviewer.model.usage import Usage
-from reviewer.review.findings import Finding, Severity
+from reviewer.review.engine import Failure
+from reviewer.review.findings import Finding
 from reviewer.review.planning import Plan
-
-_MAX_LISTED = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +25,7 @@ class SummaryInput:
     in_summary: list[tuple[Finding, str]]
     already_posted: int
     over_cap: list[Finding]
-    failures: list[str]
+    failures: list[Failure]
     usage: Usage
     prompt_versions: dict[str, str]
     aspects: tuple[str, ...]
@@ -36,109 +34,5 @@ class SummaryInput:
     resolved: int = 0  # earlier threads resolved because their line changed
     retried: tuple[str, ...] = ()  # files reviewed again: their model calls had failed before
     unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
-
-
-def render_summary(s: SummaryInput) -> str:
-    lines = [SUMMARY_MARKER, "### AI review", ""]
-    lines.append(_headline(s))
-    lines.append("")
-    lines.append(_scope(s))
-    if s.in_summary:
-        lines += ["", "**Findings not placed on a line**", ""]
-        for finding, reason in s.in_summary[:_MAX_LISTED]:
-            lines.append(
-                f"- **{finding.severity.value}** `{_code(finding.path)}:{finding.line}` "
-                f"{sanitize(finding.title)} ({reason})"
-            )
-            if finding.body:
-                lines.append(f"  {_indent(sanitize(finding.body))}")
-        if len(s.in_summary) > _MAX_LISTED:
-            lines.append(f"- and {len(s.in_summary) - _MAX_LISTED} more")
-    if s.resolved:
-        lines += [
-            "",
-            f"{s.resolved} earlier thread{'s' if s.resolved != 1 else ''} resolved: the code changed.",
-        ]
-    if s.over_cap:
-        lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
-    if s.plan.skipped:
-        lines += ["", f"<details><summary>Not reviewed: {_count(len(s.plan.skipped), 'file')}</summary>", ""]
-        for skipped in s.plan.skipped[:_MAX_LISTED]:
-            lines.append(f"- `{_code(skipped.path)}`: {skipped.reason}")
-        if len(s.plan.skipped) > _MAX_LISTED:
-            lines.append(f"- and {len(s.plan.skipped) - _MAX_LISTED} more")
-        lines += ["", "</details>"]
-    if s.failures:
-        lines += ["", "**Could not complete**", ""]
-        lines += [f"- {failure}" for failure in s.failures[:_MAX_LISTED]]
-    if s.unreviewed:
-        shown = ", ".join(f"`{_code(path)}`" for path in s.unreviewed[:_MAX_LISTED])
-        more = f" and {len(s.unreviewed) - _MAX_LISTED} more" if len(s.unreviewed) > _MAX_LISTED else ""
-        lines += [
-            "",
-            f"Not reviewed yet: {shown}{more}. The next push or `/ai-review` reviews "
-            f"{'them' if len(s.unreviewed) != 1 else 'it'}; what was reviewed is not asked again.",
-        ]
-    if not s.model_configured:
-        lines += ["", "Model review is off (no gateway configured): deterministic checks only."]
-    lines += ["", _footer(s)]
-    return "\n".join(lines)
-
-
-def _headline(s: SummaryInput) -> str:
-    found = [*s.inline, *(f for f, _ in s.in_summary)]
-    if not found and not s.already_posted:
-        return "No issues found." if not s.failures else "No issues found in what could be reviewed."
-    counts = Counter(f.severity for f in found)
-    parts = [f"{counts[sev]} {sev.value}" for sev in Severity if counts[sev]]
-    text = f"{len(found)} new finding{'s' if len(found) != 1 else ''}"
-    if parts:
-        text += f" ({', '.join(parts)})"
-    text += f": {len(s.inline)} on their lines"
-    if s.in_summary:
-        text += f", {len(s.in_summary)} below"
-    if s.already_posted:
-        text += f"; {s.already_posted} already raised in earlier threads"
-    return text + "."
-
-
-def _scope(s: SummaryInput) -> str:
-    plan = s.plan
-    aspects = ", ".join(s.aspects) if s.aspects else "deterministic checks"
-    what = (
-        f"the changes since `{s.since[:12]}` up to `{s.head_sha[:12]}`" if s.since else f"`{s.head_sha[:12]}`"
-    )
-    if s.retried:
-        again = _count(len(s.retried), "file")
-        what += (
-            f" ({again} whose review could not complete before)"
-            if s.since
-            else f" again: {again} whose review could not complete before"
-        )
-    return (
-        f"Reviewed {what}: {_count(plan.reviewed_files, 'file')}, "
-        f"{_count(plan.changed_lines, 'changed line')}, "
-        f"tier **{plan.tier.value}** ({plan.tier_reason}); aspects: {aspects}."
-    )
-
-
-def _footer(s: SummaryInput) -> str:
-    u = s.usage
-    versions = ", ".join(f"{a} `{v}`" for a, v in sorted(s.prompt_versions.items())) or "none"
-    return (
-        f"<sub>Tokens: {u.prompt_tokens} prompt ({u.cached_tokens} cached), {u.completion_tokens} "
-        f"completion; cost ${u.cost:.4f}. Prompt versions: {versions}. "
-        "Comment `/ai-review` to review again.</sub>"
-    )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _code(path: str) -> str:
-    return path.replace("`", "'")
-
-
-def _indent(text: str) -> str:
-    return text.replace("\n", "\n  ")
+    off_diff: int = 0  # model findings dropped: their path is no file of the MR
+    mask: Callable[[str], str] | None = None  # the review's secret masker, run over every piece

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
-    from reviewer.review.engine import Analysis, Engine, ModelChoice
+    from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
@@ -36,6 +36,7 @@ __all__ = [
     "ANSWER_SCHEMA",
     "Analysis",
     "Engine",
+    "Failure",
     "Finding",
     "Ledger",
     "ModelChoice",
@@ -67,7 +68,7 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
-        "engine": ("Analysis", "Engine", "ModelChoice"),
+        "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "findings": (
             "ANSWER_SCHEMA",

@@ -45,11 +45,29 @@ class ModelChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """A model call that gave no findings: the aspect, the files it covered, what went wrong.
+
+    Plain data (``str()`` gives a plain sentence); the GitLab renderer formats it. Paths and the
+    detail are masked by the review's secret masker.
+    """
+
+    aspect: str
+    paths: tuple[str, ...]
+    problem: str
+    detail: str
+
+    def __str__(self) -> str:
+        files = ", ".join(self.paths[:5]) + (" and more" if len(self.paths) > 5 else "")
+        return f"{self.aspect} review of {files}: {self.problem} ({self.detail})"
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     plan: Plan
     placed: list[tuple[Finding, Placement]]  # kept, most severe first
     over_cap: list[Finding]
-    failures: list[str]  # what could not be reviewed, said plainly
+    failures: list[Failure]  # what could not be reviewed
     usage: Usage  # every answer this analysis stands on, stored ones included
     prompt_versions: dict[str, str]
     aspects: tuple[str, ...]
@@ -58,6 +76,9 @@ class Analysis:
     failed_paths: tuple[str, ...] = ()  # files of chunks whose model call failed for good
     reused: int = 0  # answers taken from the store instead of asking the model again
     spent: Usage = field(default_factory=Usage)  # what this run's own model calls cost
+
+    off_diff: int = 0  # model findings dropped because their path is no file of the diff
+    masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
 
     @property
     def complete(self) -> bool:
@@ -103,9 +124,10 @@ class Engine:
             for chunk in plan.chunks
             for group in _call_groups(aspects, plan.is_sensitive(chunk))
         ]
-        results = self._run_aspects(tasks, plan, policy, title, metadata or {}, service, answers)
+        shown_title = secrets.masker(title)
+        results = self._run_aspects(tasks, plan, policy, shown_title, metadata or {}, service, answers)
         usage = spent = Usage()
-        failures: list[str] = []
+        failures: list[Failure] = []
         failed_paths: dict[str, None] = {}
         reused = 0
         found: list[Finding] = list(secrets.findings)
@@ -113,7 +135,7 @@ class Engine:
         for (chunk, aspect), (outcome, stored) in zip(tasks, results, strict=True):
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
-                failures.append(_failure_text(aspect, chunk, outcome))
+                failures.append(_failure(aspect, chunk, outcome, secrets.masker))
                 failed_paths.update(dict.fromkeys(chunk.paths))
                 if isinstance(outcome, AnswerInvalid):
                     usage, spent = usage + outcome.usage, spent + outcome.usage
@@ -128,7 +150,10 @@ class Engine:
             first = next(r for r, _ in results if isinstance(r, TransientError))
             raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
         index = LineIndex(anchor_files if anchor_files is not None else files, refs)
-        placed = [_place(index, f, secrets.masker) for f in found]
+        on_diff = _on_diff_files(index, found)
+        if len(on_diff) < len(found):
+            log.info("dropped %d findings naming no file of the diff", len(found) - len(on_diff))
+        placed = [_place(index, f, secrets.masker) for f in on_diff]
         placement_of = {id(f): p for f, p in placed}
         kept, over_cap = select([f for f, _ in placed], policy.thresholds)
         return Analysis(
@@ -144,6 +169,8 @@ class Engine:
             failed_paths=tuple(failed_paths),
             reused=reused,
             spent=spent,
+            off_diff=len(found) - len(on_diff),
+            masker=secrets.masker,
         )
 
     def _run_aspects(
@@ -199,7 +226,28 @@ def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
     return ["+".join(aspects)]
 
 
+def _on_diff_files(index: LineIndex, findings: Sequence[Finding]) -> list[Finding]:
+    """The findings whose path names a file of the diff, each under that file's own path; the
+    others are dropped, never echoed: a path is the model's text, and can say anything."""
+    kept = []
+    for finding in findings:
+        file = index.file(finding.path)
+        if file is None:
+            continue
+        if finding.path not in (file.old_path, file.new_path):
+            finding = replace(finding, path=file.path)
+        kept.append(finding)
+    return kept
+
+
 def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> tuple[Finding, Placement]:
+    # The model never saw a secret; masking its text anyway keeps one it guessed out of GitLab.
+    finding = replace(
+        finding,
+        title=masker(finding.title),
+        body=masker(finding.body),
+        suggestion=masker(finding.suggestion) if finding.suggestion is not None else None,
+    )
     placement = index.place(finding.path, finding.line, finding.side, finding.end_line)
     if isinstance(placement, Inline):
         # Masked: a hash of a line holding a weak password could be reversed by guessing.
@@ -207,10 +255,11 @@ def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> 
     return with_fingerprint(finding, [str(finding.line)], on_a_line=False), placement
 
 
-def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:
-    files = ", ".join(f"`{p}`" for p in chunk.paths[:5]) + (" and more" if len(chunk.paths) > 5 else "")
+def _failure(aspect: str, chunk: Chunk, exc: BaseException, masker: Callable[[str], str]) -> Failure:
     if isinstance(exc, ModelOutputInvalid):
-        return f"{aspect} review of {files}: the model's answer stayed invalid ({exc})"
-    if isinstance(exc, GatewayRejected):
-        return f"{aspect} review of {files}: the model gateway refused the request ({exc})"
-    return f"{aspect} review of {files}: the model gateway failed ({exc})"
+        problem = "the model's answer stayed invalid"
+    elif isinstance(exc, GatewayRejected):
+        problem = "the model gateway refused the request"
+    else:
+        problem = "the model gateway failed"
+    return Failure(aspect, tuple(masker(p) for p in chunk.paths), problem, masker(str(exc)))

@@ -132,7 +132,7 @@ def evaluate(engine: Engine, cases: Sequence[Case], policy: TeamPolicy, *, toler
         analysis = engine.analyse(parse_unified(case.diff), _REFS, title=case.title, policy=policy)
         found = [finding for finding, _ in analysis.placed]
         case_result = score_case(case, found, tolerance)
-        case_result.failures = analysis.failures
+        case_result.failures = [str(f) for f in analysis.failures]
         result.cases.append(case_result)
         result.total.add(case_result.score)
         result.usage = result.usage + analysis.usage

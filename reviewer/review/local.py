@@ -36,7 +36,7 @@ def review_local_diff(
         skipped=analysis.plan.skipped,
         tier=analysis.plan.tier,
         usage=analysis.usage,
-        failures=analysis.failures,
+        failures=[str(f) for f in analysis.failures],
     )
     worst = max((f.severity for f in findings), key=lambda s: s.rank, default=None)
     return report, worst

@@ -6,7 +6,9 @@ python-gitlab (or anything else) talks to it exactly as to GitLab. It follows th
   ``401 {"message": "401 Unauthorized"}``; projects by id or URL-encoded path (``group%2Fapp``);
   offset pagination with ``page``/``per_page`` (default 20, max 100), ``X-Page``, ``X-Per-Page``,
   ``X-Total``, ``X-Total-Pages``, ``X-Next-Page``, ``X-Prev-Page`` and a ``Link`` header.
-- Users API: ``GET /user``. Projects API: ``GET /projects/:id``.
+- Users API: ``GET /user`` (``is_admin`` only for an administrator, as ``UserWithAdmin`` shows it).
+  Personal access tokens API: ``GET /personal_access_tokens/self`` (the token's scopes).
+  Projects API: ``GET /projects/:id``.
 - Merge requests API (doc/api/merge_requests.md): list, get one (``diff_refs``, ``sha``,
   ``changes_count``...), ``/versions``, ``/versions/:id`` (full diffs, commits), ``/diffs``
   (paginated per file, GitLab 15.7+; subject to the collapse limits; ``unidiff``), ``/raw_diffs``.
@@ -45,6 +47,12 @@ matching requests they hit (``nth``, 1-based, counted from the moment the fault 
 Delays run outside the server's lock: other requests (a read-back) are served meanwhile. A
 recorded request carries the fault that hit it (``fault``) and the status sent (0: none).
 
+Quick actions: every note body written (created or edited) goes through GitLab's extractor
+(``fakes.gitlab_markdown.quick_actions``); each command found is recorded in
+``executed_quick_actions``, and ``close``, ``reopen``, ``merge``, ``approve``, ``unapprove``,
+``draft`` and ``ready`` take effect on the MR (state, ``approved_by``, draft), as GitLab runs them
+with the author's rights.
+
     with GitLabStandIn() as server:
         repo = GitRepo.create(tmp_path / "app", files={"app.py": "x = 1\n"})
         pid = server.add_project("group/app", repo)
@@ -79,13 +87,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from fakes import gitlab_markdown
 from fakes import gitlab_rules as rules
 from fakes.gitrepo import GitError, GitRepo
 
 BOT_TOKEN = "glpat-standin-bot-token"
+# every stand-in made and not yet checked after its test, by a serial number that grows
+LIVE: dict[int, GitLabStandIn] = {}
+_SERIALS = itertools.count(1)
+_STATE_OF = {"close": "closed", "reopen": "opened", "merge": "merged"}
 MAX_PATCH_BYTES = 200 * 1024  # ApplicationSetting diff_max_patch_bytes default
 SECRET_HEADERS = ("private-token", "authorization", "job-token")
-QUICK_ACTION = re.compile(r"^ {0,3}/[A-Za-z_]")
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 Json = dict[str, Any]
@@ -117,6 +129,8 @@ class User:
     name: str
     token: str | None
     bot: bool = False
+    admin: bool = False
+    scopes: tuple[str, ...] = ("api",)  # the token's
 
     def entity(self, base_url: str) -> Json:
         """UserBasic, as embedded in notes and merge requests."""
@@ -193,6 +207,7 @@ class MergeRequest:
     created_at: str
     updated_at: str
     state: str = "opened"
+    approved_by: list[int] = field(default_factory=list)  # user ids, through /approve
     versions: list[Version] = field(default_factory=list)  # oldest first
     discussions: list[Discussion] = field(default_factory=list)
     diff_refs_pending: int = 0
@@ -268,6 +283,8 @@ class GitLabStandIn:
         generated_globs: tuple[str, ...] = (),
         binary_diff: str = "notice",
         diffs_max_per_page: int | None = None,
+        bot_admin: bool = False,
+        token_scopes: tuple[str, ...] = ("api",),
     ) -> None:
         self.max_patch_bytes = max_patch_bytes
         self.collapse_patch_bytes = (
@@ -292,8 +309,11 @@ class GitLabStandIn:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self
         self._thread: threading.Thread | None = None
-        bot = self.add_user(bot_username, "AI Review Bot", token=token, bot=True)
+        bot = self.add_user(
+            bot_username, "AI Review Bot", token=token, bot=True, admin=bot_admin, scopes=token_scopes
+        )
         self.bot = self._users[bot["id"]]
+        LIVE[next(_SERIALS)] = self
 
     # lifecycle
 
@@ -336,11 +356,19 @@ class GitLabStandIn:
     # setting the scene (no HTTP)
 
     def add_user(
-        self, username: str, name: str | None = None, *, token: str | None = None, bot: bool = False
+        self,
+        username: str,
+        name: str | None = None,
+        *,
+        token: str | None = None,
+        bot: bool = False,
+        admin: bool = False,
+        scopes: tuple[str, ...] = ("api",),
     ) -> Json:
-        """Register a user; with ``token`` it can call the API. Returns its UserBasic entity."""
+        """Register a user; with ``token`` (of ``scopes``) it can call the API. Returns its UserBasic
+        entity."""
         with self._lock:
-            user = User(next(self._ids), username, name or username.title(), token, bot)
+            user = User(next(self._ids), username, name or username.title(), token, bot, admin, scopes)
             self._users[user.id] = user
             return user.entity(self.url)
 
@@ -517,6 +545,29 @@ class GitLabStandIn:
         with self._lock:
             return self._mr_entity(self._mr(project, iid), pending=False)
 
+    def bot_note_problems(self) -> list[str]:
+        """Everything in the notes the bot wrote that GitLab would run (a quick action) or that a
+        bot must not post (``fakes.gitlab_markdown``), with where it is."""
+        problems = []
+        with self._lock:
+            for project in self._projects.values():
+                for mr in project.merge_requests.values():
+                    for note in self._all_notes(mr):
+                        if note.author.id != self.bot.id:
+                            continue
+                        found = [
+                            *(f"quick action /{c}" for c in gitlab_markdown.quick_actions(note.body)),
+                            *(f"command line {c!r}" for c in gitlab_markdown.command_lines(note.body)),
+                            *gitlab_markdown.unsafe_markup(note.body),
+                        ]
+                        problems += [f"!{mr.iid} note {note.id}: {problem}" for problem in found]
+        return problems
+
+    def approvals(self, project: int | str, iid: int) -> list[int]:
+        """Ids of the users who approved the MR (through ``/approve``)."""
+        with self._lock:
+            return list(self._mr(project, iid).approved_by)
+
     def versions(self, project: int | str, iid: int) -> list[Json]:
         """Version entities, newest first."""
         with self._lock:
@@ -655,16 +706,25 @@ class GitLabStandIn:
         return note
 
     def _record_quick_actions(self, mr: MergeRequest, note: Note) -> None:
-        for line in quick_action_lines(note.body):
+        for command in gitlab_markdown.quick_actions(note.body):
             self.executed_quick_actions.append(
                 {
                     "project_id": mr.project.id,
                     "iid": mr.iid,
                     "note_id": note.id,
                     "author_id": note.author.id,
-                    "line": line,
+                    "line": f"/{command}",
                 }
             )
+            name = command.split(" ", 1)[0]
+            if name in _STATE_OF and mr.state != "merged":
+                mr.state = _STATE_OF[name]
+            elif name == "approve" and note.author.id not in mr.approved_by:
+                mr.approved_by.append(note.author.id)
+            elif name == "unapprove" and note.author.id in mr.approved_by:
+                mr.approved_by.remove(note.author.id)
+            elif name in ("draft", "ready"):
+                mr.draft = name == "draft"
 
     def _set_resolved(self, notes: list[Note], resolved: bool, user: User) -> None:
         now = self._now()
@@ -979,16 +1039,35 @@ class GitLabStandIn:
     def get_user(self, request: Request, _: dict[str, str]) -> Response:
         assert request.user is not None
         user = request.user
+        entity = {
+            **user.entity(self.url),
+            "bot": user.bot,
+            "created_at": T0.isoformat(),
+            "bio": "",
+            "public_email": None,
+            "email": f"{user.username}@example.com",
+        }
+        if user.admin:  # UserWithAdmin: only an administrator's own entity shows it
+            entity["is_admin"] = True
+        return Response(200, entity)
+
+    def get_own_token(self, request: Request, _: dict[str, str]) -> Response:
+        """``GET /personal_access_tokens/self``: the token the request authenticated with."""
+        assert request.user is not None
+        user = request.user
         return Response(
             200,
             {
-                **user.entity(self.url),
-                "bot": user.bot,
+                "id": user.id * 100,
+                "name": f"{user.username}-token",
+                "revoked": False,
                 "created_at": T0.isoformat(),
-                "bio": "",
-                "public_email": None,
-                "email": f"{user.username}@example.com",
-                "is_admin": False,
+                "description": None,
+                "scopes": list(user.scopes),
+                "user_id": user.id,
+                "last_used_at": None,
+                "active": True,
+                "expires_at": None,
             },
         )
 
@@ -1258,6 +1337,7 @@ ROUTES: list[tuple[str, tuple[str, ...], str]] = [
     (method, tuple(pattern.split("/")), name)
     for method, pattern, name in [
         ("GET", "user", "get_user"),
+        ("GET", "personal_access_tokens/self", "get_own_token"),
         ("GET", "projects/:project", "get_project"),
         ("GET", "projects/:project/merge_requests", "list_mrs"),
         ("GET", _MR, "get_mr"),
@@ -1306,19 +1386,6 @@ def _match(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | No
 
 
 # -- request helpers (pure) ---------------------------------------------------------------------
-
-
-def quick_action_lines(body: str) -> list[str]:
-    """Lines GitLab would run as quick actions: ``/word`` at a line start, outside code fences."""
-    found, fence = [], None
-    for line in body.split("\n"):
-        marker = line.strip()[:3]
-        if marker in ("```", "~~~"):
-            fence = None if fence == marker else (fence or marker)
-            continue
-        if fence is None and QUICK_ACTION.match(line):
-            found.append(line.strip())
-    return found
 
 
 def normalize_position(position: Json) -> Json:

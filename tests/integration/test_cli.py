@@ -131,6 +131,29 @@ def test_doctor_checks_every_connection(
     assert "ok   gitlab" in out and "ok   model gateway" in out and "FAIL" not in out
 
 
+@pytest.mark.parametrize(
+    ("admin", "scopes", "label", "said"),
+    [
+        (True, ("api",), "WARN", "administrator's"),
+        (False, ("api", "read_repository", "sudo"), "WARN", "does not need: read_repository, sudo"),
+        (False, ("read_api",), "FAIL", "lacks the api scope"),
+    ],
+)
+def test_doctor_holds_the_token_to_least_privilege(
+    admin: bool,
+    scopes: tuple[str, ...],
+    label: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with GitLabStandIn(bot_admin=admin, token_scopes=scopes) as server:
+        _connect(monkeypatch, server)
+        main(["doctor"])
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if " gitlab: " in ln]
+    assert line.startswith(label) and said in line
+
+
 def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))}
     port = free_port()

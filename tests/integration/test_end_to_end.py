@@ -13,7 +13,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from celery import exceptions as celery_exceptions
-from fakes.gateway_server import FakeGateway
+from fakes.gateway_server import FakeGateway, Reply, error
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
@@ -161,49 +162,57 @@ def _environment(tmp_path: Path, gitlab: GitLabStandIn, gateway: FakeGateway, **
     return {**env, **extra}
 
 
+@contextmanager
+def _running_bot(
+    tmp_path: Path, gitlab: GitLabStandIn, gateway: FakeGateway, secrets: Sequence[str] = ()
+) -> Iterator[tuple[str, Any, subprocess.Popen[bytes], Path]]:
+    """`reviewer serve` and `reviewer worker` on a real Redis, connected to the stand-ins: (intake
+    URL, Celery app, worker process, worker log). On the way out, no log may hold the gateway key,
+    the GitLab token, the webhook secrets or any of ``secrets``."""
+    redis_server = EmbeddedRedis(tmp_path / "redis")
+    port = free_port()
+    env = _environment(tmp_path, gitlab, gateway, REVIEWER_WEBHOOK_SECRET=f"old-secret,{SECRET}")
+    env.update(REVIEWER_REDIS_URL=redis_server.url, REVIEWER_LLM_MODEL="openai/gpt-4o-mini")
+    logs = {name: tmp_path / f"{name}.log" for name in ("serve", "worker")}
+    commands = {
+        "serve": [sys.executable, "-m", "reviewer.app.cli", "serve", "--no-demo", "--port", str(port)],
+        "worker": [sys.executable, "-m", "reviewer.app.cli", "worker", "--concurrency", "2"],
+    }
+    processes = {
+        name: subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=logs[name].open("wb"), stderr=subprocess.STDOUT
+        )
+        for name, command in commands.items()
+    }
+    celery = create_celery(redis_server.url)
+    try:
+        intake = f"http://127.0.0.1:{port}"
+        _wait_healthy(intake, processes["serve"], logs["serve"])
+        yield intake, celery, processes["worker"], logs["worker"]
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        redis_server.close()
+        for name, log in logs.items():
+            text = log.read_text(errors="replace")
+            for secret in ("gateway-key", gitlab.token, SECRET, "old-secret", *secrets):
+                assert secret not in text, f"a secret reached the {name} log"
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     repo = GitRepo.create(tmp_path / "app", files={"app/db.py": BASE_DB, "README.md": "# app\n"})
     repo.commit({"app/db.py": FEATURE_DB, "app/config.py": CONFIG}, branch="feature", message="Add lookup")
-    redis_server = EmbeddedRedis(tmp_path / "redis")
     with GitLabStandIn() as gitlab, FakeGateway(responder=reviewer_model) as gateway:
         project_id = gitlab.add_project("group/app", repo)
         iid = gitlab.open_mr(project_id, "feature", title="Look users up by name")
-        port = free_port()
-        env = _environment(tmp_path, gitlab, gateway, REVIEWER_WEBHOOK_SECRET=f"old-secret,{SECRET}")
-        env.update(REVIEWER_REDIS_URL=redis_server.url, REVIEWER_LLM_MODEL="openai/gpt-4o-mini")
-        logs = {name: tmp_path / f"{name}.log" for name in ("serve", "worker")}
-        commands = {
-            "serve": [sys.executable, "-m", "reviewer.app.cli", "serve", "--no-demo", "--port", str(port)],
-            "worker": [sys.executable, "-m", "reviewer.app.cli", "worker", "--concurrency", "2"],
-        }
-        processes = {
-            name: subprocess.Popen(
-                command, env=env, cwd=tmp_path, stdout=logs[name].open("wb"), stderr=subprocess.STDOUT
-            )
-            for name, command in commands.items()
-        }
-        celery = create_celery(redis_server.url)
-        try:
-            intake = f"http://127.0.0.1:{port}"
-            _wait_healthy(intake, processes["serve"], logs["serve"])
-            yield Stack(
-                gitlab, gateway, repo, project_id, iid, intake, celery, processes["worker"], logs["worker"]
-            )
-        finally:
-            for process in processes.values():
-                process.terminate()
-            for process in processes.values():
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-            redis_server.close()
-            for name, log in logs.items():
-                text = log.read_text(errors="replace")
-                assert "gateway-key" not in text and gitlab.token not in text, (
-                    f"a secret reached the {name} log"
-                )
+        with _running_bot(tmp_path, gitlab, gateway, secrets=(AWS_KEY,)) as (intake, celery, worker, log):
+            yield Stack(gitlab, gateway, repo, project_id, iid, intake, celery, worker, log)
 
 
 def _positions(stack: Stack) -> dict[str, dict[str, Any]]:
@@ -252,7 +261,9 @@ def test_opened_merge_request_gets_inline_comments_on_the_right_lines_and_one_su
     assert {p["head_sha"] for p in positions.values()} == {version["head_commit_sha"]}
 
     (summary,) = _summaries(stack)
-    assert "app/elsewhere.py" in summary["body"]  # a finding on a path outside the diff is not lost
+    assert "app/elsewhere.py" not in summary["body"]  # the model's path is never echoed ...
+    assert "1 finding dropped: not about a file of this MR." in summary["body"]  # ... only counted
+    assert outcome["off_diff"] == 1
     assert stack.gitlab.executed_quick_actions == []
 
     prompts = [r for r in stack.gateway.requests if r.path.endswith("/chat/completions")]
@@ -355,3 +366,85 @@ def test_one_command_runs_the_whole_bot_with_the_embedded_redis_and_worker(tmp_p
         positions = [p["new_line"] for p in gitlab.inline_positions(project_id, iid) if p.get("new_line")]
         assert 6 in positions
         assert "review of the last commit" not in log.read_text()  # GitLab is configured: no demo
+
+
+# -- untrusted text: names and model answers that would be quick actions, keys on removed lines ---
+
+HOSTILE_FILE = "a\n/close\nb.py"
+HOSTILE_SENSITIVE = "a\n/merge\nauth.py"  # a security-sensitive name: it is also the tier's reason
+HOSTILE_PATH = "nope.py\n/approve\nx"  # what a diff can ask the model to answer with
+
+
+def hostile_model(request: dict[str, Any]) -> str | Reply:
+    """A model the diff has talked into naming things that would be quick actions; its style call
+    is refused, so the failure names the chunk's files too."""
+    system = request["messages"][0]["content"]
+    if "Flag bugs" in system and "Flag injection" not in system:
+        return error(400, "this request was refused", type="invalid_request_error")
+    findings = [
+        _finding(HOSTILE_PATH, 1, "new", "Look here\n/approve"),
+        _finding(HOSTILE_FILE, 40, "new", "Far from any change\n/merge", "medium"),  # listed in the summary
+    ]
+    return json.dumps({"findings": findings})
+
+
+def test_names_and_model_answers_that_would_be_quick_actions_run_none(tmp_path: Path) -> None:
+    repo = GitRepo.create(tmp_path / "app", files={"README.md": "# app\n"})
+    repo.commit(
+        {HOSTILE_FILE: "x = 1\n", HOSTILE_SENSITIVE: "token = load()\n"}, branch="add", message="names"
+    )
+    with GitLabStandIn() as gitlab, FakeGateway(responder=hostile_model) as gateway:
+        pid = gitlab.add_project("group/app", repo)
+        added = gitlab.open_mr(pid, "add", title="Add two files")
+        with _running_bot(tmp_path, gitlab, gateway) as (intake, celery, worker, log):
+            stack = Stack(gitlab, gateway, repo, pid, added, intake, celery, worker, log)
+            hook = merge_request_hook(gitlab, pid, added, "open", secret=SECRET)
+            outcome = stack.result(stack.deliver(*hook))
+            assert outcome["status"] == "partial" and outcome["off_diff"] >= 1  # its style call was refused
+            (summary,) = _summaries(stack)
+            assert "`a\\n/close\\nb.py:40`" in summary["body"]  # shown, on one line
+            assert "Could not complete" in summary["body"] and "`a\\n/merge\\nauth.py`" in summary["body"]
+            assert "nope.py" not in summary["body"]
+
+            repo.run("checkout", "-q", "main")  # the MR is merged, then a later one deletes the files
+            repo.run("merge", "-q", "--ff-only", "add")
+            gitlab.update_mr(pid, added, state="merged")
+            repo.commit({HOSTILE_FILE: None, HOSTILE_SENSITIVE: None}, branch="remove", message="gone")
+            removed = gitlab.open_mr(pid, "remove", title="Remove them")
+            hook = merge_request_hook(gitlab, pid, removed, "open", secret=SECRET)
+            assert stack.result(stack.deliver(*hook))["status"] == "reviewed"
+
+        (later,) = [n for n in gitlab.notes(pid, removed) if "<!-- ai-review summary -->" in n["body"]]
+        assert "- `a\\n/close\\nb.py`: deleted" in later["body"]
+        assert gitlab.mr(pid, removed)["state"] == "opened" and gitlab.approvals(pid, removed) == []
+        assert gitlab.executed_quick_actions == []
+        assert gitlab.bot_note_problems() == []
+
+
+def test_a_key_on_a_removed_line_reaches_no_gateway_request_note_or_log(tmp_path: Path) -> None:
+    key_id = "AKIA" + "IOSFODNN7" + "EXAMPLE"  # assembled, so no scanner flags this file
+    token = "ghp_" + "x7Kp2QmZ9vR4tL8wN3bY6cH1dF5gJ0sA" + "e2Wq"
+    before = (
+        f'AWS_ACCESS_KEY_ID = "{key_id}"\nGITHUB_TOKEN = "{token}"\nAWS_SECRET_ACCESS_KEY = "{AWS_KEY}"\n'
+    )
+    after = (
+        'AWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]\n'
+        f'GITHUB_TOKEN = "{token}"\n'  # unchanged: context around the change
+        'AWS_SECRET_ACCESS_KEY = os.environ["AWS_SECRET_ACCESS_KEY"]\n'
+    )
+    repo = GitRepo.create(tmp_path / "app", files={"app/settings.py": before})
+    repo.commit({"app/settings.py": after}, branch="rotate", message="Read keys from the environment")
+    with GitLabStandIn() as gitlab, FakeGateway() as gateway:
+        pid = gitlab.add_project("group/app", repo)
+        iid = gitlab.open_mr(pid, "rotate", title=f"Stop committing {key_id}")
+        with _running_bot(tmp_path, gitlab, gateway, secrets=(key_id, token, AWS_KEY)) as running:
+            stack = Stack(gitlab, gateway, repo, pid, iid, *running)
+            hook = merge_request_hook(gitlab, pid, iid, "open", secret=SECRET)
+            outcome = stack.result(stack.deliver(*hook))
+        assert outcome["status"] == "reviewed"
+        prompts = [r for r in gateway.requests if r.path.endswith("/chat/completions")]
+        assert prompts and "[REDACTED]" in prompts[0].messages[-1]["content"]  # masked, still reviewed
+        sent = json.dumps([r.body for r in gateway.requests])
+        notes = json.dumps([n["body"] for n in gitlab.notes(pid, iid)])
+        for secret in (key_id, token, AWS_KEY):
+            assert secret not in sent and secret not in notes

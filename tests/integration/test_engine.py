@@ -152,7 +152,7 @@ def test_findings_are_merged_priced_and_an_invalid_aspect_is_reported(gateway: F
     assert "Shell injection" in titles
     assert any(f.source == "secrets" and f.severity is Severity.CRITICAL for f, _ in analysis.placed)
     assert all(isinstance(p, Inline) for _, p in analysis.placed)
-    assert len(analysis.failures) == 1 and "style" in analysis.failures[0]
+    assert len(analysis.failures) == 1 and analysis.failures[0].aspect == "style"
     # security: 1 call; style: the call and one repair, both invalid
     assert analysis.usage.calls == 3
     assert analysis.usage.prompt_tokens == 1000 + 900 + 900
@@ -169,7 +169,7 @@ def test_a_gateway_that_refuses_everything_is_reported_not_raised(gateway: FakeG
     files = parse_unified(_diff({"src/app.py": ["x = 1"]}))
     analysis = engine.analyse(files, REFS, title="t", policy=engine.prompts.policy(None))
     assert len(analysis.failures) == 1  # one call for both aspects of a trivial change
-    assert "refused" in analysis.failures[0]
+    assert "refused" in analysis.failures[0].problem
 
 
 class DictAnswers:

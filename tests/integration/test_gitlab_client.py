@@ -12,8 +12,12 @@ from fakes.gitrepo import GitRepo
 from reviewer.diff.parsing import LineKind
 from reviewer.diff.positions import Inline, LineIndex
 from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import GitLabClient
-from reviewer.review.findings import Side
+from reviewer.gitlab.summary import SummaryInput
+from reviewer.model.usage import Usage
+from reviewer.review.findings import Finding, Severity, Side
+from reviewer.review.planning import Plan, Tier
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_positions_for_every_kind_of_line_are_accepted(standin: GitLabStandIn, t
     for path, line, side, end in wanted:
         placement = index.place(path, line, side, end)
         assert isinstance(placement, Inline), (path, line)
-        client.create_thread(pid, iid, f"on {path}:{line}", placement.position)
+        client.create_thread(pid, iid, markdown.note(f"on {path}:{line}"), placement.position)
     assert standin.position_rejections == []
     kinds = {
         p["new_line"] if p.get("new_line") else -p["old_line"] for p in standin.inline_positions(pid, iid)
@@ -115,7 +119,7 @@ def test_a_stale_position_is_rejected_and_reported(standin: GitLabStandIn, tmp_p
     GitRepo(repo_path).commit({"new.py": "print(2)\n"}, branch="feature", message="again")
     standin.push(pid, "feature")
     with pytest.raises(PositionRejected):
-        client.create_thread(pid, iid, "stale", placement.position)
+        client.create_thread(pid, iid, markdown.note("stale"), placement.position)
 
 
 def test_the_summary_is_edited_in_place_and_threads_are_found_again(
@@ -123,18 +127,29 @@ def test_the_summary_is_edited_in_place_and_threads_are_found_again(
 ) -> None:
     pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
     client = _client(standin)
-    first = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
-    second = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nsecond")
+    first = client.upsert_summary(pid, iid, _summary("a" * 40))
+    second = client.upsert_summary(pid, iid, _summary("b" * 40))
     assert first == second
     bodies = [n["body"] for n in standin.notes(pid, iid)]
-    assert bodies.count("<!-- ai-review summary -->\nsecond") == 1 and len(bodies) == 1
+    assert bodies == [_summary("b" * 40).text]
 
-    client.create_thread(pid, iid, "general\n\n<!-- ai-review fp=0123456789abcdef -->", None)
+    finding = Finding(
+        "style", Severity.LOW, "new.py", 1, Side.NEW, "general", "", fingerprint="0123456789abcdef"
+    )
+    client.create_thread(pid, iid, markdown.comment(finding, None), None)
     standin.add_note(pid, iid, "a person's note <!-- ai-review fp=ffffffffffffffff -->")
     assert [t.fingerprints for t in client.bot_threads(pid, iid)] == [("0123456789abcdef",)]
 
 
-FP_BODY = "finding\n\n<!-- ai-review fp=0123456789abcdef code=aaaaaaaaaaaa -->"
+def _marked(title: str, fingerprint: str, anchor: str) -> markdown.Markdown:
+    """A finding's comment, as the renderer writes it: its markers are what the bot reads back."""
+    finding = Finding(
+        "security", Severity.HIGH, "new.py", 1, Side.NEW, title, "", fingerprint=fingerprint, anchor=anchor
+    )
+    return markdown.comment(finding, None)
+
+
+FP_BODY = _marked("finding", "0123456789abcdef", "aaaaaaaaaaaa")
 
 
 @pytest.mark.parametrize("fault", ["lost_answer", "dropped_answer"])
@@ -149,7 +164,7 @@ def test_a_thread_whose_answer_was_lost_is_found_and_not_sent_again(
     standin.inject("POST", r"/discussions$", fault)
     discussion_id = client.create_thread(pid, iid, FP_BODY, placement.position)
     (discussion,) = standin.discussions(pid, iid)
-    assert discussion["id"] == discussion_id and discussion["notes"][0]["body"] == FP_BODY
+    assert discussion["id"] == discussion_id and discussion["notes"][0]["body"] == FP_BODY.text
     assert len(standin.requests_to("POST", r"/discussions$")) == 1  # never sent twice
 
 
@@ -160,9 +175,9 @@ def test_a_write_that_did_not_happen_is_a_transient_error_and_not_repeated(
     client = _client(standin)
     standin.fail_next("POST", r"/notes$", 502)
     with pytest.raises(TransientError, match="not there"):
-        client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
+        client.upsert_summary(pid, iid, _summary("f" * 40))
     assert standin.notes(pid, iid) == [] and len(standin.requests_to("POST", r"/notes$")) == 1
-    client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")  # the review's retry
+    client.upsert_summary(pid, iid, _summary("f" * 40))  # the review's retry
     assert len(standin.notes(pid, iid)) == 1
 
 
@@ -172,11 +187,11 @@ def test_a_summary_and_a_reply_whose_answers_were_lost_are_written_once(
     pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
     client = _client(standin)
     standin.inject("POST", r"/notes$", "lost_answer", status=503)
-    note_id = client.upsert_summary(pid, iid, "<!-- ai-review summary -->\nfirst")
+    note_id = client.upsert_summary(pid, iid, _summary("f" * 40))
     assert [n["id"] for n in standin.notes(pid, iid)] == [note_id]
 
     discussion_id = client.create_thread(pid, iid, FP_BODY, None)
-    reply = "more\n\n<!-- ai-review fp=fedcba9876543210 code=bbbbbbbbbbbb -->"
+    reply = _marked("more", "fedcba9876543210", "bbbbbbbbbbbb")
     standin.inject("POST", r"/discussions/[0-9a-f]+/notes$", "dropped_answer")
     client.reply(pid, iid, discussion_id, reply)
     (thread,) = client.bot_threads(pid, iid)
@@ -192,13 +207,42 @@ def test_a_thread_is_resolved_with_one_reply_even_when_resolving_is_retried(
     discussion_id = client.create_thread(pid, iid, FP_BODY, None)
     standin.fail_next("PUT", r"/discussions/[0-9a-f]+$", 500, times=5)  # more than the client retries
     with pytest.raises(TransientError):
-        client.resolve_thread(pid, iid, discussion_id, "fixed\n\n<!-- ai-review resolved -->")
+        client.resolve_thread(pid, iid, discussion_id, markdown.resolved_reply())
     (thread,) = client.bot_threads(pid, iid)
     assert thread.resolution_explained and not thread.resolved
     client.resolve_thread(pid, iid, discussion_id, None)  # the retry sees the reply is there
     (thread,) = client.bot_threads(pid, iid)
     assert thread.resolved
     assert len(standin.discussions(pid, iid)[0]["notes"]) == 2
+
+
+def test_a_body_not_made_by_the_renderer_is_refused_before_anything_is_sent(
+    standin: GitLabStandIn, tmp_path: Path
+) -> None:
+    pid, iid = _mr(standin, tmp_path, {"new.py": "print(1)\n"})
+    client = _client(standin)
+    sent = len(standin.requests)
+    with pytest.raises(TypeError):
+        client.create_thread(pid, iid, "/approve", None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.upsert_summary(pid, iid, "/close")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.resolve_thread(pid, iid, "d", "/merge")  # type: ignore[arg-type]
+    assert len(standin.requests) == sent and standin.notes(pid, iid) == []
+
+
+def test_token_facts_say_who_the_token_is_and_what_it_may_do(tmp_path: Path) -> None:
+    with GitLabStandIn(bot_admin=True, token_scopes=("api", "sudo")) as admin:
+        facts = _client(admin).token_facts()
+    assert (facts.user_id, facts.is_admin, facts.scopes) == (admin.bot.id, True, ("api", "sudo"))
+    with GitLabStandIn() as plain:
+        facts = _client(plain).token_facts()
+    assert (facts.is_admin, facts.scopes) == (False, ("api",))
+
+
+def _summary(head: str) -> markdown.Markdown:
+    plan = Plan(Tier.TRIVIAL, "nothing to review", (), (), 0, 0)
+    return markdown.summary(SummaryInput(head, plan, [], [], 0, [], [], Usage(), {}, ()))
 
 
 def test_read_file_answers_none_for_a_missing_file(standin: GitLabStandIn, tmp_path: Path) -> None:

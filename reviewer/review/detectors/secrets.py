@@ -1,5 +1,10 @@
-"""Secrets in added lines, found deterministically with detect-secrets' plugins, and a masker that
-keeps them out of everything that leaves the process (prompts, logs, comments).
+"""Secrets in a diff, found deterministically with detect-secrets' plugins, and a masker that keeps
+them out of everything that leaves the process (prompts, logs, comments).
+
+Every line of the diff is scanned, added, removed and unchanged, and so are the file names: an MR
+that removes a hard-coded key shows the key on a removed line, and it must not reach the model any
+more than an added one. Only secrets on added lines become findings (the MR adds them); the rest
+are masked only.
 
 Plugins: detect-secrets' whole default set (AWS, GitHub, GitLab, Slack, Stripe, private keys,
 JWTs, basic-auth URLs, password/secret keywords, high-entropy strings...) except ``IPPublicDetector``
@@ -18,7 +23,8 @@ a GitHub token), and for a private key everything from its header to its END lin
 line, however many secrets it holds; it never carries a secret, only a masked preview (``AK…LE``:
 at most a fifth of it).
 
-Speed: about 25,000 added lines a second (detect-secrets alone: 5,500), see ``_prescreen``.
+Speed: about 25,000 diff lines a second, each line scanned once (detect-secrets alone: 5,500), see
+``_prescreen``; every line costs that now, not only the added ones.
 """
 
 from __future__ import annotations
@@ -117,11 +123,12 @@ class _Hit:
     kind: str  # detect-secrets' secret_type
     secret: str
     also_masked: tuple[str, ...] = ()  # the lines of a private key after its header
+    added: bool = False  # on an added line: a finding; anywhere else: masked only
 
 
 def scan(files: Sequence[FileDiff]) -> SecretScan:
-    """Scan the added lines of ``files``: one finding per line that holds secrets, and a masker
-    for every secret found."""
+    """Scan every line and file name of ``files``: one finding per added line that holds secrets,
+    and a masker for every secret found anywhere."""
     return _scan(files, prescreen=True)
 
 
@@ -131,7 +138,7 @@ def _scan(files: Sequence[FileDiff], *, prescreen: bool) -> SecretScan:
         patterns = _prescreen(get_plugins()) if prescreen else None
         hits = [hit for file in files for hit in _scan_file(file, patterns)]
     kept = [hit for hit in hits if _worth_reporting(hit)]
-    findings = tuple(_finding(line_hits) for line_hits in _by_line(kept))
+    findings = tuple(_finding(line_hits) for line_hits in _by_line(h for h in kept if h.added))
     return SecretScan(findings, Masker(value for hit in kept for value in (hit.secret, *hit.also_masked)))
 
 
@@ -171,27 +178,47 @@ def _long_quoted(charset: str, limit: float) -> re.Pattern[str]:
 
 
 def _scan_file(file: FileDiff, prescreen: list[re.Pattern[str]] | None) -> Iterator[_Hit]:
-    added = [
-        (line.new_no, line.text)
-        for hunk in file.hunks
-        for line in hunk.lines
-        if line.kind is LineKind.ADDED and line.new_no is not None
-    ]
+    """The secrets of one file: its names, then its lines: added and unchanged ones by their new
+    number (the new file as far as the diff shows it), then removed ones by their old number, so a
+    private key spanning lines is found whole on either side and every line is scanned once."""
     path = file.new_path
-    if not added or ds_scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
+    names = [(1, name) for name in dict.fromkeys((file.old_path, file.new_path))]
+    yield from _scan_lines(path, names, prescreen, added=set())
+    if ds_scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
         return
-    text_of = dict(added)
-    candidates = added if prescreen is None else _candidates(added, prescreen)
+    lines = [line for hunk in file.hunks for line in hunk.lines]
+    added = {line.new_no for line in lines if line.kind is LineKind.ADDED}
+    new_side = [(ln.new_no, ln.text) for ln in lines if ln.new_no is not None]
+    old_side = [(ln.old_no, ln.text) for ln in lines if ln.kind is LineKind.REMOVED and ln.old_no is not None]
+    yield from _scan_lines(path, new_side, prescreen, added=added)
+    yield from _scan_lines(path, old_side, prescreen, added=set())
+
+
+def _scan_lines(
+    path: str,
+    numbered: list[tuple[int, str]],
+    prescreen: list[re.Pattern[str]] | None,
+    *,
+    added: set[int | None],
+) -> Iterator[_Hit]:
+    if not numbered:
+        return
+    text_of = dict(numbered)
+    candidates = numbered if prescreen is None else _candidates(numbered, prescreen)
     # What detect-secrets' own scan_diff does once it has parsed a diff (its parser, unidiff, rejects
     # some diffs git accepts, and scan_line would search unquoted strings and lose the file name).
     for secret in ds_scan._process_line_based_plugins(lines=candidates, filename=path):
         if not secret.secret_value:
             continue
-        line = text_of.get(secret.line_number, "")
+        number = secret.line_number
+        line = text_of.get(number, "")
+        is_added = number in added
         if secret.type == _PRIVATE_KEY:
-            yield _Hit(path, secret.line_number, secret.type, *_key_block(line, secret.line_number, text_of))
+            yield _Hit(path, number, secret.type, *_key_block(line, number, text_of), added=is_added)
         else:
-            yield _Hit(path, secret.line_number, secret.type, _whole_token(secret.secret_value, line))
+            token = _whole_token(secret.secret_value, line)
+            also = (secret.secret_value,) if token != secret.secret_value else ()
+            yield _Hit(path, number, secret.type, token, also, added=is_added)
 
 
 def _key_block(line: str, number: int, text_of: dict[int, str]) -> tuple[str, tuple[str, ...]]:
