@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     port: int = 8080
     log_level: str = "INFO"
 
+    # `reviewer mcp` over HTTP: the bearer token its clients send (required to bind beyond loopback)
+    mcp_token: SecretStr | None = None
+
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)
