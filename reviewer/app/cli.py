@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
@@ -74,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check every setting and connection, say what is wrong")
     doctor.set_defaults(run=_doctor)
+
+    mcp = sub.add_parser("mcp", help="an MCP server for coding agents: review a change before pushing it")
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP: beyond loopback needs REVIEWER_MCP_TOKEN")
+    mcp.add_argument("--port", type=int, default=8765)
+    mcp.set_defaults(run=_mcp)
 
     prompts = sub.add_parser("prompts", help="show or check the prompts a team's reviews use")
     prompts.add_argument("action", choices=["show", "check"])
@@ -163,25 +168,10 @@ def _read_diff(path: str | None, rev_range: str | None) -> str:
     return _git_diff(rev_range)
 
 
-def _git_diff(rev_range: str, cwd: Path | None = None) -> str:
-    command = [
-        "git",
-        "-c",
-        "core.quotepath=false",
-        "diff",
-        "--no-color",
-        "--no-ext-diff",
-        "-M",
-        rev_range,
-        "--",
-    ]
-    try:
-        done = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise ReviewerError("git is not installed") from None
-    if done.returncode != 0:
-        raise ReviewerError(f"git diff {rev_range} failed: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout.decode("utf-8", errors="replace")
+def _git_diff(rev_range: str) -> str:
+    from reviewer.app.local_git import git_diff
+
+    return git_diff(rev_range)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -289,7 +279,7 @@ def _demo_review(engine: Any) -> None:
 
 def _prompts(args: argparse.Namespace, settings: Settings) -> int:
     from reviewer.app.services import thresholds
-    from reviewer.review.prompts import PromptStore, parse_overrides
+    from reviewer.review.prompts import PromptStore, describe_prompts, parse_overrides
 
     store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
     if args.action == "check":
@@ -306,16 +296,7 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
         overrides = parse_overrides(
             Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
         )
-    policy = store.policy(args.team, overrides)
-    prompt = store.render(
-        args.aspect, policy, diff="## path/to/file.py\n@@ def f():\n12 + code", title="<title>"
-    )
-    print(
-        f"# {args.aspect} for {args.team or 'the default team'}: version {prompt.version}; "
-        f"applied {', '.join(policy.sources) or 'no overrides'}; thresholds {policy.thresholds}"
-    )
-    for message in prompt.messages:
-        print(f"\n## {message['role']}\n{message['content']}")
+    print(describe_prompts(store, store.policy(args.team, overrides), args.aspect))
     return 0
 
 
@@ -338,6 +319,15 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         print(render_evaluation(result, label or str(run_settings.prompts_dir)))
         failed |= result.total.precision < args.min_precision or result.total.recall < args.min_recall
     return 1 if failed else 0
+
+
+# -- mcp -------------------------------------------------------------------------------------
+
+
+def _mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.app.mcp import run
+
+    return run(settings, args.transport, args.host, args.port)
 
 
 # -- doctor ----------------------------------------------------------------------------------

@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     )
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
+    # `reviewer mcp` over HTTP: the bearer token its clients send (required to bind beyond loopback)
+    mcp_token: SecretStr | None = None
+
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)

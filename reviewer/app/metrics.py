@@ -45,12 +45,20 @@ TOKENS: Counter
 COST: Counter
 REVIEW_SECONDS: Histogram
 SPOOL_DRAINED: Counter
+REVIEW_FAILURES: Counter
+QUEUE_WAIT_SECONDS: Histogram
+MODEL_CALLS: Counter
+MODEL_TOKENS: Counter
+MODEL_COST: Counter
+FEEDBACK: Counter
+OVERRIDES: Counter
 
 _multiprocess_dir: Path | None = None
 
 
 def _define() -> None:
     global REGISTRY, WEBHOOKS, REVIEWS, FINDINGS, TOKENS, COST, REVIEW_SECONDS, SPOOL_DRAINED
+    global REVIEW_FAILURES, QUEUE_WAIT_SECONDS, MODEL_CALLS, MODEL_TOKENS, MODEL_COST, FEEDBACK, OVERRIDES
     REGISTRY = CollectorRegistry(auto_describe=True)
     WEBHOOKS = Counter("reviewer_webhooks", "Webhook deliveries by outcome", ["outcome"], registry=REGISTRY)
     REVIEWS = Counter("reviewer_reviews", "Reviews by outcome", ["outcome", "tier"], registry=REGISTRY)
@@ -67,6 +75,47 @@ def _define() -> None:
     )
     SPOOL_DRAINED = Counter(
         "reviewer_spool_drained", "Spooled deliveries queued once the broker answered", registry=REGISTRY
+    )
+    # for the dashboard (docker/grafana/dashboards/reviewer.json)
+    REVIEW_FAILURES = Counter(
+        "reviewer_review_failures",
+        "Reviews that failed for good (their summary note says so), by what failed",
+        ["reason"],
+        registry=REGISTRY,
+    )
+    QUEUE_WAIT_SECONDS = Histogram(
+        "reviewer_queue_wait_seconds",
+        "Time from a review's enqueueing to its first start on a worker",
+        registry=REGISTRY,
+        buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+    )
+    MODEL_CALLS = Counter(
+        "reviewer_llm_calls",
+        "Model calls by team, the model that answered (or was tried last) and outcome (answered, failed)",
+        ["team", "model", "outcome"],
+        registry=REGISTRY,
+    )
+    MODEL_TOKENS = Counter(
+        "reviewer_llm_model_tokens",
+        "Model tokens by team, model and kind",
+        ["team", "model", "kind"],
+        registry=REGISTRY,
+    )
+    MODEL_COST = Counter(
+        "reviewer_llm_model_cost_usd",
+        "Model cost in US dollars by team and model",
+        ["team", "model"],
+        registry=REGISTRY,
+    )
+    FEEDBACK = Counter(
+        "reviewer_finding_feedback",
+        "What people did with the bot's findings: verdict accepted (applied, resolved as fixed, thumbs up) "
+        "or dismissed (won't fix, false positive, thumbs down)",
+        ["team", "aspect", "verdict"],
+        registry=REGISTRY,
+    )
+    OVERRIDES = Counter(
+        "reviewer_overrides", "Break-glass overrides of the bot's verdict", ["team"], registry=REGISTRY
     )
 
 

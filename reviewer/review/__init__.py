@@ -13,6 +13,7 @@ from reviewer._exports import lazy_exports
 if TYPE_CHECKING:
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
+    from reviewer.review.explain import Explanation, explain_finding
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
         Finding,
@@ -25,17 +26,25 @@ if TYPE_CHECKING:
         parse_answer,
         to_record,
     )
-    from reviewer.review.local import review_local_diff
+    from reviewer.review.local import analyse_local_diff, review_local_diff
     from reviewer.review.memory import Ledger, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
-    from reviewer.review.prompts import PromptStore, TeamPolicy, parse_overrides
+    from reviewer.review.prompts import (
+        PromptStore,
+        TeamPolicy,
+        apply_overrides,
+        describe_prompts,
+        parse_overrides,
+    )
     from reviewer.review.report import render_report
+    from reviewer.review.repository import RepositoryRules, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
 
 __all__ = [
     "ANSWER_SCHEMA",
     "Analysis",
     "Engine",
+    "Explanation",
     "Failure",
     "Finding",
     "Ledger",
@@ -44,6 +53,7 @@ __all__ = [
     "Plan",
     "PlanConfig",
     "PromptStore",
+    "RepositoryRules",
     "Severity",
     "Side",
     "Skipped",
@@ -52,15 +62,20 @@ __all__ = [
     "Tier",
     "TokenCounter",
     "Unfinished",
+    "analyse_local_diff",
+    "apply_overrides",
     "code_hash",
     "default_counter",
+    "describe_prompts",
     "evaluate",
+    "explain_finding",
     "from_record",
     "load_cases",
     "parse_answer",
     "parse_overrides",
     "render_evaluation",
     "render_report",
+    "repository_rules",
     "review_local_diff",
     "to_record",
 ]
@@ -70,6 +85,7 @@ __getattr__ = lazy_exports(
     {
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
+        "explain": ("Explanation", "explain_finding"),
         "findings": (
             "ANSWER_SCHEMA",
             "Finding",
@@ -82,11 +98,12 @@ __getattr__ = lazy_exports(
             "parse_answer",
             "to_record",
         ),
-        "local": ("review_local_diff",),
+        "local": ("analyse_local_diff", "review_local_diff"),
         "memory": ("Ledger", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
-        "prompts": ("PromptStore", "TeamPolicy", "parse_overrides"),
+        "prompts": ("PromptStore", "TeamPolicy", "apply_overrides", "describe_prompts", "parse_overrides"),
         "report": ("render_report",),
+        "repository": ("RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
     },
 )

@@ -3,13 +3,35 @@ report (text, json, GitLab Code Quality, SARIF) instead of posted."""
 
 from __future__ import annotations
 
-from reviewer.diff.parsing import DiffRefs, parse_unified
-from reviewer.review.engine import Engine
+from collections.abc import Sequence
+
+from reviewer.diff.parsing import DiffRefs, FileDiff, parse_unified
+from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Severity
 from reviewer.review.prompts import TeamPolicy
 from reviewer.review.report import render_report
 
 LOCAL_REFS = DiffRefs("local", "local", "local")
+
+
+def analyse_local_diff(
+    engine: Engine,
+    files: Sequence[FileDiff],
+    *,
+    title: str = "local change",
+    policy: TeamPolicy | None = None,
+    service: str = "",
+    trigger: str = "local",
+) -> Analysis:
+    """The engine's analysis of a local diff; ``service`` is the catalog's line about it."""
+    return engine.analyse(
+        files,
+        LOCAL_REFS,
+        title=title,
+        policy=policy or engine.prompts.policy(None),
+        metadata={"trigger": trigger},
+        service=service,
+    )
 
 
 def review_local_diff(
@@ -21,14 +43,7 @@ def review_local_diff(
     policy: TeamPolicy | None = None,
 ) -> tuple[str, Severity | None]:
     """Review a diff's text; returns the report and the worst severity found (None when clean)."""
-    files = parse_unified(text)
-    analysis = engine.analyse(
-        files,
-        LOCAL_REFS,
-        title=title,
-        policy=policy or engine.prompts.policy(None),
-        metadata={"trigger": "local"},
-    )
+    analysis = analyse_local_diff(engine, parse_unified(text), title=title, policy=policy)
     findings = [finding for finding, _ in analysis.placed]
     report = render_report(
         findings,

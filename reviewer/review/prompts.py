@@ -82,9 +82,9 @@ class PromptStore:
         if team:
             path = self.root / "teams" / f"{_team_file_name(team)}.yaml"
             if path.is_file():
-                policy = _apply(policy, _load_yaml(path), source=f"teams/{path.name}")
+                policy = apply_overrides(policy, _load_yaml(path), source=f"teams/{path.name}")
         if repo_overrides:
-            policy = _apply(policy, repo_overrides, source=".ai-review.yaml")
+            policy = apply_overrides(policy, repo_overrides, source=".ai-review.yaml")
         return policy
 
     def render(
@@ -160,7 +160,8 @@ def parse_overrides(text: str, *, source: str) -> Mapping[str, Any]:
     return data
 
 
-def _apply(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) -> TeamPolicy:
+def apply_overrides(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) -> TeamPolicy:
+    """``policy`` refined by the settings of one more file (``source`` names it in the record)."""
     unknown = set(raw) - _POLICY_KEYS
     if unknown:
         raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; known: {sorted(_POLICY_KEYS)}")
@@ -188,6 +189,18 @@ def _apply(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) -> TeamPo
         ignore_paths=policy.ignore_paths + tuple(str(p) for p in raw.get("ignore_paths") or ()),
         sources=(*policy.sources, source),
     )
+
+
+def describe_prompts(store: PromptStore, policy: TeamPolicy, aspect: str = "security+style") -> str:
+    """What a team's reviews ask the model (``reviewer prompts show``): the version, the override
+    files applied, the thresholds, then each message, rendered around a placeholder diff."""
+    prompt = store.render(aspect, policy, diff="## path/to/file.py\n@@ def f():\n12 + code", title="<title>")
+    lines = [
+        f"# {aspect} for {policy.team or 'the default team'}: version {prompt.version}; "
+        f"applied {', '.join(policy.sources) or 'no overrides'}; thresholds {policy.thresholds}"
+    ]
+    lines.extend(f"\n## {message['role']}\n{message['content']}" for message in prompt.messages)
+    return "\n".join(lines)
 
 
 def _joined(words: list[str]) -> str:
