@@ -43,6 +43,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from reviewer import deadline
 from reviewer.errors import ConfigError, GatewayRejected, ModelOutputInvalid, ReviewerError, TransientError
 from reviewer.model.aig import MetadataValue, metadata_header, warn_once
 from reviewer.model.breaker import CircuitBreaker
@@ -346,6 +347,7 @@ class LLMClient:
         json_schema: Mapping[str, Any] | None,
         schema_name: str,
     ) -> Completion:
+        deadline.check(f"ask {model}")
         if not self._breaker.allow(model):
             retry_in = self._breaker.retry_in(model)
             log.info("llm model=%s skipped: circuit open", model)
@@ -377,6 +379,7 @@ class LLMClient:
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
                 extra_headers=dict(headers),
+                timeout=deadline.clamp(self._config.timeout),
             )
         except openai.APIStatusError as exc:
             if self._may_downgrade(response_format) and _mentions_response_format(exc):
