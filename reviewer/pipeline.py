@@ -34,8 +34,11 @@ REPO_CONFIG_FILE = ".ai-review.yaml"
 class ReviewRequest:
     project: int | str
     iid: int
-    trigger: str = "manual"
+    trigger: str = "manual"  # the webhook's ("opened", "pushed", "command"...), "sweep" or "manual"
     dry_run: bool = False
+    head_sha: str | None = None  # the head the event saw; the review takes the MR's latest
+    requested_by: int | None = None  # the author of a /ai-review note
+    job_id: str = ""  # the queued job's id: its retries are not a second request of a command
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +86,11 @@ def review_merge_request(
     if (
         ledger is not None
         and request.trigger == "command"
-        and not ledger.allow_command(info.project_id, info.iid, head)
+        and not ledger.allow_command(info.project_id, info.iid, head, claimant=request.job_id)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
-    files, since = _what_to_review(gitlab, info, diff, previous if request.trigger == "pushed" else None)
+    incremental = request.trigger in ("pushed", "sweep")  # a sweep finds pushes whose hook was lost
+    files, since = _what_to_review(gitlab, info, diff, previous if incremental else None)
     service = _service(catalog, gitlab, info, diff)
     policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
     metadata: dict[str, str | int | float | bool] = {

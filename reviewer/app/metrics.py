@@ -19,3 +19,15 @@ REVIEW_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )
+REVIEW_FAILURES = Counter(
+    "reviewer_review_failures",
+    "Reviews that failed for good (their summary note says so), by what failed",
+    ["reason"],
+    registry=REGISTRY,
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "reviewer_queue_wait_seconds",
+    "Time from a review's enqueueing to its first start on a worker",
+    registry=REGISTRY,
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+)

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import redis
 
+from reviewer.app import redis_url
 from reviewer.review.findings import Finding, from_record, to_record
 
 
 def connect(url: str) -> redis.Redis:
-    """A Redis client for a URL in either spelling: redis-py's (``redis://``, ``rediss://``,
-    ``unix://``) or Celery's for a unix socket (``redis+socket://``, ``socket://``)."""
-    for prefix in ("redis+socket://", "socket://"):
-        if url.startswith(prefix):
-            url = "unix://" + url.removeprefix(prefix)
-    return redis.Redis.from_url(url)
+    """A Redis client for REVIEWER_REDIS_URL in any spelling it accepts (reviewer.app.redis_url)."""
+    return redis_url.connect(url)
 
 
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
@@ -76,12 +72,13 @@ class ReviewLedger:
         except (ValueError, KeyError, TypeError):
             return []  # written by another version: the next review writes it anew
 
-    def allow_command(self, project_id: int | str, iid: int, head_sha: str, *, cooldown: int = 120) -> bool:
+    def allow_command(
+        self, project_id: int | str, iid: int, head_sha: str, *, cooldown: int = 120, claimant: str = ""
+    ) -> bool:
         """A ``/ai-review`` of the same head at most once per ``cooldown`` seconds: a comment
-        thread cannot be turned into a way to spend the model budget."""
+        thread cannot be turned into a way to spend the model budget. The job that claimed the
+        head (``claimant``, its id) is still allowed when it is retried."""
         key = f"reviewer:command:{project_id}:{iid}:{head_sha}"
-        return bool(self._redis.set(key, b"1", nx=True, ex=cooldown))
-
-    def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
-        """One review of an MR at a time: two at once would each post what the other has not yet."""
-        return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)
+        if self._redis.set(key, (claimant or "1").encode(), nx=True, ex=cooldown):
+            return True
+        return bool(claimant) and self._redis.get(key) == claimant.encode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from reviewer.gitlab.client import SUMMARY_MARKER
+from reviewer.gitlab.client import SUMMARY_MARKER, GitLabClient
 from reviewer.gitlab.publish import sanitize
 from reviewer.model.usage import Usage
 from reviewer.review.findings import Finding, Severity
@@ -73,6 +73,25 @@ def render_summary(s: SummaryInput) -> str:
         lines += ["", "Model review is off (no gateway configured): deterministic checks only."]
     lines += ["", _footer(s)]
     return "\n".join(lines)
+
+
+def report_failure(
+    gitlab: GitLabClient, project: int | str, iid: int, *, head_sha: str | None, what_failed: str
+) -> int:
+    """Say in the summary note (edited in place) that the review failed for good, what failed and
+    how to ask again; earlier threads stay as they are."""
+    head = f" of `{head_sha[:12]}`" if head_sha else ""
+    body = "\n".join(
+        [
+            SUMMARY_MARKER,
+            "### AI review",
+            "",
+            f"**The review{head} could not be completed:** {sanitize(what_failed)}",
+            "",
+            "Threads from earlier reviews are unchanged. Comment `/ai-review` to try again.",
+        ]
+    )
+    return gitlab.upsert_summary(project, iid, body)
 
 
 def _headline(s: SummaryInput) -> str:
