@@ -52,6 +52,7 @@ import math
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -261,6 +262,8 @@ class GitLabStandIn:
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._slow: list[Fault] = []
+        self.slowed = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self
         self._thread: threading.Thread | None = None
@@ -430,6 +433,27 @@ class GitLabStandIn:
                     body or {"message": f"{status} {reason}"},
                 )
             )
+
+    def slow_next(self, method: str, path_regex: str, seconds: float, *, after: int = 0) -> None:
+        """Let ``after`` matching requests through, then hold the next one ``seconds`` before
+        handling it (it takes effect then, answered or not); ``slowed`` is set when it arrives."""
+        with self._lock:
+            slow = Fault(method.upper(), re.compile(path_regex), 0, 1, {}, {"delay": seconds, "after": after})
+            self._slow.append(slow)
+
+    def _delay_for(self, request: Request) -> float:
+        with self._lock:
+            for slow in self._slow:
+                if slow.method in ("*", request.method) and slow.pattern.search(request.path):
+                    if slow.body["after"] > 0:
+                        slow.body["after"] -= 1
+                        return 0.0
+                    slow.times -= 1
+                    if slow.times <= 0:
+                        self._slow.remove(slow)
+                    self.slowed.set()
+                    return float(slow.body["delay"])
+        return 0.0
 
     # reading state (no HTTP)
 
@@ -798,6 +822,9 @@ class GitLabStandIn:
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""
         request = _request(handler)
+        delay = self._delay_for(request)
+        if delay:
+            time.sleep(delay)  # outside the lock: a slow request holds up no other
         with self._lock:
             try:
                 request.body = _parsed_body(raw_body, handler.headers.get("Content-Type", ""))

@@ -137,7 +137,7 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port))
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "reviewer.app.cli", "serve"],
+        [sys.executable, "-m", "workers.main", "serve"],
         env=env,
         cwd=tmp_path,
         stdout=log.open("wb"),
