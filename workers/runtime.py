@@ -19,6 +19,7 @@ from typing import Any
 from celery import Celery
 from celery.app.trace import reset_worker_optimizations, setup_worker_optimizations
 from celery.beat import EmbeddedService
+from celery.result import _set_task_join_will_block
 from celery.utils.nodenames import host_format
 from celery.worker import WorkController
 
@@ -42,6 +43,7 @@ class Running:
     app: Any  # the ASGI intake
     embedded: bool
     celery: Celery
+    redis_url: str
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -79,7 +81,7 @@ class CeleryRuntime:
             for closer in reversed(closers):
                 closer()
             raise
-        return Running(app, embedded is not None, celery, closers)
+        return Running(app, embedded is not None, celery, url, closers)
 
     def run_worker(self, settings: Settings, *, concurrency: int, pool: str, name: str, beat: bool) -> int:
         celery = _distributed_app(settings)
@@ -155,5 +157,6 @@ def start_worker_thread(
         worker.stop(in_sighandler=False)
         thread.join(timeout=10)
         reset_worker_optimizations(celery)
+        _set_task_join_will_block(False)  # as celery.contrib.testing.worker does after its worker
 
     return stop
