@@ -18,6 +18,8 @@ from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
+from fakes.webhooks import merge_request_hook
+from review_stack import open_todo_mr, settings_env, summaries, wait_for
 
 from reviewer.app.cli import main
 
@@ -160,3 +162,44 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     text = log.read_text()
     assert "REVIEWER_GITLAB_URL" in text and "embedded" in text
     assert "Traceback" not in text
+
+
+def test_serve_takes_deliveries_while_a_model_setting_is_invalid_and_each_review_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GitLabStandIn() as gitlab, FakeGateway() as gateway:
+        project_id, iid = open_todo_mr(gitlab, tmp_path / "app")
+        env = settings_env(gitlab, gateway, tmp_path, REVIEWER_LLM_TIMEOUT="soon")
+        port = free_port()
+        log = tmp_path / "serve.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.main", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            intake = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _answers(intake), 60, lambda: "the intake", process, log)
+            headers, payload = merge_request_hook(gitlab, project_id, iid, "open")
+            assert httpx.post(f"{intake}/webhooks/gitlab", json=payload, headers=headers).status_code == 202
+            wait_for(lambda: summaries(gitlab, project_id, iid), 60, lambda: "a summary note", process, log)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    (summary,) = summaries(gitlab, project_id, iid)
+    assert "could not be completed" in summary and "REVIEWER_LLM_TIMEOUT" in summary
+    assert "reviews will fail until this is fixed" in log.read_text()
+    assert gateway.requests == []
+
+    monkeypatch.setenv("REVIEWER_LLM_TIMEOUT", "soon")
+    assert main(["doctor"]) == 2
+    assert "REVIEWER_LLM_TIMEOUT" in capsys.readouterr().err
+
+
+def _answers(intake: str) -> bool:
+    try:
+        return httpx.get(f"{intake}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

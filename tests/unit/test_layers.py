@@ -37,3 +37,10 @@ def test_only_the_gitlab_package_imports_python_gitlab_and_only_the_model_packag
             assert path.relative_to(REVIEWER).parts[0] == "gitlab", path
         if re.search(r"^\s*(import openai|from openai)\b", text, re.M):
             assert path.relative_to(REVIEWER).parts[0] == "model", path
+
+
+def test_nothing_under_reviewer_imports_workers_and_the_cli_loads_no_celery() -> None:
+    for path in REVIEWER.rglob("*.py"):
+        assert not re.search(r"^\s*(import|from) workers\b", path.read_text(), re.M), path
+    loaded = _modules_after_import("reviewer.app.cli")
+    assert not {m for m in loaded if m.split(".")[0] in {"workers", "celery", "kombu"}}
