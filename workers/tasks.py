@@ -146,6 +146,7 @@ def review_merge_request_task(
     transient_retries: int = 0,
     lock_waits: int = 0,
 ) -> dict[str, Any]:
+    started_at = time.time()
     job = ReviewJob(project_id, iid, trigger, head_sha, requested_by)
     worker = _worker()
     if enqueued_at is not None and transient_retries == lock_waits == 0:
@@ -159,7 +160,7 @@ def review_merge_request_task(
         return _wait_for_lock(self, worker, job, lock_waits)
     with held:
         try:
-            result = _review(self, worker, job, deadline)
+            result = _review(self, worker, job, deadline, started_at)
         except (TransientError, redis.RedisError) as exc:
             failure: ReviewerError = exc if isinstance(exc, TransientError) else _redis_error(exc)
         except ReviewStopped as exc:  # a lost lock is worth another try; a passed deadline is not
@@ -171,7 +172,9 @@ def review_merge_request_task(
         return _retry_or_fail(self, worker, job, failure, held)
 
 
-def _review(task: Task, worker: WorkerState, job: ReviewJob, deadline: Deadline) -> dict[str, Any]:
+def _review(
+    task: Task, worker: WorkerState, job: ReviewJob, deadline: Deadline, started_at: float
+) -> dict[str, Any]:
     task_id = str(task.request.id)
     finished = worker.outcomes.get(task_id)
     if finished is not None:
@@ -194,7 +197,7 @@ def _review(task: Task, worker: WorkerState, job: ReviewJob, deadline: Deadline)
             services.engine, services.gitlab, request, ledger=worker.ledger, catalog=services.catalog
         )
     log.info("job %s, %s!%s (%s): %s", task_id, job.project_id, job.iid, job.trigger, outcome.status)
-    return _finish(worker, task_id, outcome.as_dict())
+    return _finish(worker, task_id, {**outcome.as_dict(), "started_at": started_at})
 
 
 def _wait_for_lock(task: Task, worker: WorkerState, job: ReviewJob, lock_waits: int) -> dict[str, Any]:
