@@ -88,7 +88,9 @@ class CeleryRuntime:
         assert settings.redis_url is not None
         tasks.configure(settings, settings.redis_url)
         argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", f"--hostname={name}"]
-        argv.append("--loglevel=INFO")
+        # No revoked-task sync at start (mingle, a second of waiting) nor worker gossip: the
+        # reviews are never revoked, and nothing here reads the other workers' events.
+        argv += ["--loglevel=INFO", "--without-mingle", "--without-gossip"]
         if beat:
             argv += ["--beat", f"--schedule={_beat_file(settings.state_dir)}"]
         celery.worker_main(argv)

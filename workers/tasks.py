@@ -220,7 +220,7 @@ def _retry_or_fail(
     if isinstance(failure, TransientError) and retries < settings.max_retries:
         countdown = retry_countdown(failure, retries, base=settings.retry_backoff, cap=settings.max_countdown)
         log.warning(
-            "review of %s!%s will be retried in %.0f s (%d of %d): %s",
+            "review of %s!%s will be retried in %.1f s (%d of %d): %s",
             job.project_id,
             job.iid,
             countdown,

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     llm_style_model: str | None = None
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
+    llm_backoff: float = Field(default=1.0, gt=0)  # seconds before a model call's second attempt, doubling
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
     llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
     llm_concurrency: int = 16

@@ -23,9 +23,10 @@ TODO_FILE = "".join(f"def step_{n}():\n    return {n}  # TODO handle failure\n\n
 
 # Short timings, so that crash recovery and retries happen within seconds (production: minutes).
 FAST = {
-    "visibility_timeout": 4.0,
+    "visibility_timeout": 3.0,
     "lock_ttl": 1.5,
     "retry_backoff": 0.3,
+    "llm_backoff": 0.1,
     "max_retries": 3,
     "review_deadline": 60.0,
     "sweep_interval": 0.0,

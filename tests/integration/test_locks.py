@@ -13,7 +13,7 @@ from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.locks import JobOutcomes, MergeRequestLocks
 from reviewer.app.state import connect
 
-TTL = 0.6
+TTL = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_one_review_of_an_mr_at_a_time(client: redis.Redis) -> None:
 def test_a_running_review_keeps_its_lock_past_the_ttl(client: redis.Redis) -> None:
     locks = MergeRequestLocks(client, ttl=TTL)
     with locks.try_hold(7, 3) as held:  # type: ignore[union-attr]
-        ends = time.monotonic() + 4 * TTL
+        ends = time.monotonic() + 3 * TTL
         while time.monotonic() < ends:  # several TTLs pass while the review runs
             assert locks.try_hold(7, 3) is None
             time.sleep(TTL / 4)  # sampling the lock over time is what this test is about
