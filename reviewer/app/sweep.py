@@ -45,7 +45,8 @@ class ReviewedProjects:
         """Projects reviewed within ``horizon`` seconds, most recent first; older ones are forgotten."""
         oldest = (time.time() if now is None else now) - horizon
         self._redis.zremrangebyscore(self._key, "-inf", f"({oldest}")
-        return [int(member) for member in self._redis.zrevrange(self._key, 0, -1)]
+        members: list[bytes] = self._redis.zrevrange(self._key, 0, -1)  # type: ignore[assignment]
+        return [int(member) for member in members]
 
 
 class SweepClaims:

@@ -110,8 +110,8 @@ class _DeadlineSession(requests.Session):
     """Every request (python-gitlab's retries included) checks the review's deadline first and
     waits no longer than what is left of it."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        deadline.check(f"call GitLab ({method!s} {urlsplit(str(url)).path})")
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        deadline.check(f"call GitLab ({method} {urlsplit(str(url)).path})")
         if isinstance(kwargs.get("timeout"), int | float):
             kwargs["timeout"] = deadline.clamp(float(kwargs["timeout"]))
         return super().request(method, url, *args, **kwargs)
