@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
@@ -156,9 +157,12 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
         forged = httpx.post(f"http://127.0.0.1:{port}/webhooks/gitlab", json={"object_kind": "merge_request"})
         assert forged.status_code == 401
+        (redis_server,) = [p for p in psutil.Process(process.pid).children() if "redis-server" in p.name()]
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM
         process.wait(timeout=30)
+    assert process.returncode == 128 + 15  # stopped through its `finally`, which stops the server
+    assert not redis_server.is_running() or redis_server.status() == psutil.STATUS_ZOMBIE
     text = log.read_text()
     assert "REVIEWER_GITLAB_URL" in text and "embedded" in text
     assert "Traceback" not in text
