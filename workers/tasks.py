@@ -167,6 +167,11 @@ def review_merge_request_task(
             failure = TransientError(str(exc)) if held.lost.is_set() else exc
         except ReviewerError as exc:
             failure = exc
+        except Exception as exc:  # a bug: its text may hold anything, so only its type goes to the MR
+            log.exception("review of %s!%s crashed", project_id, iid)
+            failure = InternalError(
+                f"an internal error ({type(exc).__name__}); the worker's log has the details"
+            )
         else:
             return result
         return _retry_or_fail(self, worker, job, failure, held)
@@ -266,6 +271,10 @@ def _finish(worker: WorkerState, task_id: str, outcome: dict[str, Any]) -> dict[
     return outcome
 
 
+class InternalError(ReviewerError):
+    """An exception the review did not expect, reported without its message."""
+
+
 def _reason(failure: ReviewerError) -> str:
     if isinstance(failure, TransientError):
         return "retries_exhausted"
@@ -275,6 +284,8 @@ def _reason(failure: ReviewerError) -> str:
         return "configuration"
     if isinstance(failure, GitLabError):
         return "gitlab"
+    if isinstance(failure, InternalError):
+        return "internal"
     return type(failure).__name__.lower()
 
 

@@ -22,6 +22,7 @@ from reviewer.app.events import ReviewJob
 from reviewer.app.locks import MergeRequestLocks
 from reviewer.app.metrics import REGISTRY
 from reviewer.app.state import connect
+from workers import tasks
 from workers.celery_app import REVIEW_TASK, SWEEP_TASK
 from workers.runtime import CeleryRuntime, Running
 from workers.tasks import enqueue_review
@@ -124,6 +125,24 @@ def test_a_review_that_fails_for_good_says_so_in_its_summary_note_and_is_counted
     assert "could not be completed" in summary and "every model call failed" in summary
     assert "Comment `/ai-review` to try again" in summary
     assert _failures("retries_exhausted") == before + 1
+
+
+def test_an_unexpected_error_is_a_final_failure_that_names_only_its_type(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*args: Any, **kwargs: Any) -> None:  # stands for a bug; nothing else can make one
+        raise KeyError("glpat-looks-like-a-token")
+
+    monkeypatch.setattr(tasks, "review_merge_request", crash)
+    stack.start()
+    before = _failures("internal")
+
+    outcome = stack.result(stack.enqueue())
+
+    assert outcome["status"] == "failed"
+    (summary,) = summaries(stack.gitlab, stack.project_id, stack.iid)
+    assert "an internal error (KeyError)" in summary and "glpat" not in summary
+    assert _failures("internal") == before + 1
 
 
 def test_a_stuck_review_is_stopped_at_its_deadline_and_says_so(stack: Stack) -> None:
