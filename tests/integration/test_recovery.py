@@ -84,9 +84,11 @@ def test_a_worker_killed_while_it_posts_leaves_the_review_to_another_with_nothin
 ) -> None:
     gitlab = cluster.gitlab
     # The second thread's POST takes a moment: the worker is killed while it waits for the answer.
-    gitlab.slow_next("POST", r"/discussions$", seconds=1.0, after=1)
+    # It lands 2 s after it was sent: after the kill, before the job can be redelivered (4 s).
+    gitlab.slow_next("POST", r"/discussions$", seconds=2.0, after=1)
     logs = [cluster.home / "one.log", cluster.home / "two.log"]
-    workers = start_workers(cluster.env, {"one@%h": logs[0], "two@%h": logs[1]})
+    env = {**cluster.env, "REVIEWER_VISIBILITY_TIMEOUT": "4"}
+    workers = start_workers(env, {"one@%h": logs[0], "two@%h": logs[1]})
     try:
         task_id = cluster.enqueue()
         wait_for(gitlab.slowed.is_set, 60, lambda: "a slowed thread post")
