@@ -45,9 +45,12 @@ REPO_CONFIG_FILE = ".ai-review.yaml"
 class ReviewRequest:
     project: int | str
     iid: int
-    trigger: str = "manual"
+    trigger: str = "manual"  # the webhook's ("opened", "pushed", "command"...), "sweep" or "manual"
     dry_run: bool = False
     delivery: str = ""  # the webhook delivery that asked; a retry of it is the same request
+    head_sha: str | None = None  # the head the event saw; the review takes the MR's latest
+    requested_by: int | None = None  # the author of a /ai-review note
+    job_id: str = ""  # the queued job's id: its retries are not a second request of a command
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +131,13 @@ def _review(
     if (
         ledger is not None
         and command
-        and not ledger.allow_command(info.project_id, info.iid, head, request.delivery)
+        and not ledger.allow_command(info.project_id, info.iid, head, request.job_id or request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
     scope = review_scope(
         diff.files,
         head,
-        follow_up=request.trigger == "pushed",
+        follow_up=request.trigger in ("pushed", "sweep"),  # a sweep finds pushes whose hook was lost
         last_reviewed=reviewed,
         unfinished=ledger.unfinished(info.project_id, info.iid)
         if ledger is not None and not command

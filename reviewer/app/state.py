@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import redis
 
+from reviewer.app import redis_url
 from reviewer.review.findings import Finding, from_record, to_record
 from reviewer.review.memory import Unfinished
 
 
 def connect(url: str) -> redis.Redis:
-    """A Redis client for a URL in either spelling: redis-py's (``redis://``, ``rediss://``,
-    ``unix://``) or Celery's for a unix socket (``redis+socket://``, ``socket://``)."""
-    for prefix in ("redis+socket://", "socket://"):
-        if url.startswith(prefix):
-            url = "unix://" + url.removeprefix(prefix)
-    return redis.Redis.from_url(url)
+    """A Redis client for REVIEWER_REDIS_URL in any spelling it accepts (reviewer.app.redis_url)."""
+    return redis_url.connect(url)
 
 
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
@@ -137,7 +133,3 @@ class ReviewLedger:
     def answers(self, project_id: int | str, iid: int, head_sha: str) -> RedisAnswerStore:
         """Where the model's answers for this head are kept (see ``reviewer.review.memory``)."""
         return RedisAnswerStore(self._redis, f"reviewer:answers:{project_id}:{iid}:{head_sha}")
-
-    def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
-        """One review of an MR at a time: two at once would each post what the other has not yet."""
-        return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)

@@ -31,12 +31,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
 
+from reviewer import deadline
 from reviewer.diff.parsing import (
     DiffParseError,
     DiffRefs,
@@ -83,6 +86,17 @@ class MergeRequestInfo:
     web_url: str
 
 
+class _DeadlineSession(requests.Session):
+    """Every request (python-gitlab's retries included) checks the review's deadline first and
+    waits no longer than what is left of it."""
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        deadline.check(f"call GitLab ({method} {urlsplit(str(url)).path})")
+        if isinstance(kwargs.get("timeout"), int | float):
+            kwargs["timeout"] = deadline.clamp(float(kwargs["timeout"]))
+        return super().request(method, url, *args, **kwargs)
+
+
 class GitLabClient:
     """The bot's view of one GitLab instance."""
 
@@ -97,7 +111,12 @@ class GitLabClient:
         diff_refs_attempts: int = 6,
     ) -> None:
         self._gl = gitlab.Gitlab(
-            url, private_token=token, timeout=timeout, retry_transient_errors=True, per_page=100
+            url,
+            private_token=token,
+            timeout=timeout,
+            retry_transient_errors=True,
+            per_page=100,
+            session=_DeadlineSession(),
         )
         self._retries = max_retries
         self._diff_refs_wait = diff_refs_wait
@@ -257,6 +276,21 @@ class GitLabClient:
         listing = self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list)
         found = (bot_thread(str(d.id), d.attributes.get("notes") or [], bot) for d in listing)
         return [thread for thread in found if thread is not None]
+
+    def open_merge_requests(
+        self, project: int | str, *, updated_after: datetime | None = None
+    ) -> Iterator[MergeRequestInfo]:
+        """The project's open MRs (``head_sha`` is the list's ``sha``), fetched page by page;
+        python-gitlab waits out a 429's Retry-After."""
+        proj = self._gl.projects.get(project, lazy=True)
+        params: dict[str, Any] = {"state": "opened", "order_by": "updated_at", "sort": "desc"}
+        if updated_after is not None:
+            params["updated_after"] = updated_after.isoformat()
+        listing = self._iterate(
+            f"list the open merge requests of {project}", lambda **kw: proj.mergerequests.list(**params, **kw)
+        )
+        for mr in listing:
+            yield self._info(mr)
 
     # -- writing -----------------------------------------------------------------------------
 

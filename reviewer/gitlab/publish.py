@@ -167,3 +167,15 @@ def resolve_addressed(
         resolver.resolve_thread(project, iid, thread.discussion_id, reply)
         resolved.append(thread)
     return resolved
+
+
+class SummaryWriter(Protocol):
+    def upsert_summary(self, project: int | str, iid: int, body: Markdown) -> int: ...
+
+
+def report_failure(
+    gitlab: SummaryWriter, project: int | str, iid: int, *, head_sha: str | None, what_failed: str
+) -> int:
+    """Say in the summary note (edited in place) that the review failed for good, what failed and
+    how to ask again."""
+    return gitlab.upsert_summary(project, iid, markdown.failed_review(head_sha, what_failed))

@@ -37,6 +37,7 @@ from typing import Any, cast
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from reviewer import deadline
 from reviewer.errors import ConfigError, GatewayRejected
 from reviewer.model.aig import MetadataValue, metadata_header, request_headers
 from reviewer.model.answers import AnswerInvalid, AspectAnswer, repair_messages, validate
@@ -236,6 +237,7 @@ class LLMClient:
         return float(self._backoff(retry_state))
 
     def _attempt(self, model: str, attempt: int, request: Request) -> Completion:
+        deadline.check(f"ask {model}")
         if not self._breaker.allow(model):
             retry_in = self._breaker.retry_in(model)
             log.info("llm model=%s skipped: circuit open", model)
@@ -261,6 +263,7 @@ class LLMClient:
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
                 extra_headers=dict(request.headers),
+                timeout=deadline.clamp(self._config.timeout),
             )
         except openai.APIStatusError as exc:
             if self._structured.may_downgrade(response_format, exc):

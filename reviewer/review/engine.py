@@ -3,6 +3,7 @@ place and merge their findings. Every entry point shares it (a merge request, a 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -211,8 +212,9 @@ class Engine:
             return answer, False
 
         workers = max(1, min(self.concurrency, len(tasks)))
+        review_context = contextvars.copy_context()  # the review's deadline reaches its model calls
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aspect") as pool:
-            return list(pool.map(run, tasks))
+            return list(pool.map(lambda task: review_context.copy().run(run, task), tasks))
 
 
 def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:

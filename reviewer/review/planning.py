@@ -380,4 +380,3 @@ def _sensitive_reason(path: str, rules: _Rules) -> str | None:
         return glob
     word = rules.sensitive_words.search(_CAMEL.sub("_", path).lower())
     return word.group() if word is not None else None
-

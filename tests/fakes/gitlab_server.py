@@ -306,6 +306,7 @@ class GitLabStandIn:
         self._faults: list[Fault] = []
         self._in_flight = 0
         self._idle = threading.Condition(threading.Lock())
+        self.slowed = threading.Event()  # set when a slow_write fault holds a request
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self
         self._thread: threading.Thread | None = None
@@ -937,6 +938,7 @@ class GitLabStandIn:
         with self._lock:
             fault = self._take_fault(request)
         if fault is not None and fault.kind == "slow_write":
+            self.slowed.set()
             time.sleep(fault.delay)  # held outside the lock: other requests go on meanwhile
         with self._lock:
             try:

@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
+from fakes.webhooks import merge_request_hook
+from review_stack import open_todo_mr, settings_env, summaries, wait_for
 
 from reviewer.app.cli import main
 
@@ -160,7 +163,7 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port))
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "reviewer.app.cli", "serve"],
+        [sys.executable, "-m", "workers.main", "serve"],
         env=env,
         cwd=tmp_path,
         stdout=log.open("wb"),
@@ -177,9 +180,53 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
         forged = httpx.post(f"http://127.0.0.1:{port}/webhooks/gitlab", json={"object_kind": "merge_request"})
         assert forged.status_code == 401
+        (redis_server,) = [p for p in psutil.Process(process.pid).children() if "redis-server" in p.name()]
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM
         process.wait(timeout=30)
+    assert process.returncode == 128 + 15  # stopped through its `finally`, which stops the server
+    assert not redis_server.is_running() or redis_server.status() == psutil.STATUS_ZOMBIE
     text = log.read_text()
     assert "REVIEWER_GITLAB_URL" in text and "embedded" in text
     assert "Traceback" not in text
+
+
+def test_serve_takes_deliveries_while_a_model_setting_is_invalid_and_each_review_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GitLabStandIn() as gitlab, FakeGateway() as gateway:
+        project_id, iid = open_todo_mr(gitlab, tmp_path / "app")
+        env = settings_env(gitlab, gateway, tmp_path, REVIEWER_LLM_TIMEOUT="soon")
+        port = free_port()
+        log = tmp_path / "serve.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.main", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            intake = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _answers(intake), 60, lambda: "the intake", process, log)
+            headers, payload = merge_request_hook(gitlab, project_id, iid, "open")
+            assert httpx.post(f"{intake}/webhooks/gitlab", json=payload, headers=headers).status_code == 202
+            wait_for(lambda: summaries(gitlab, project_id, iid), 60, lambda: "a summary note", process, log)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    (summary,) = summaries(gitlab, project_id, iid)
+    assert "could not be completed" in summary and "REVIEWER_LLM_TIMEOUT" in summary
+    assert "reviews will fail until this is fixed" in log.read_text()
+    assert gateway.requests == []
+
+    monkeypatch.setenv("REVIEWER_LLM_TIMEOUT", "soon")
+    assert main(["doctor"]) == 2
+    assert "REVIEWER_LLM_TIMEOUT" in capsys.readouterr().err
+
+
+def _answers(intake: str) -> bool:
+    try:
+        return httpx.get(f"{intake}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -41,6 +41,7 @@ __all__ = [
     "Markdown",
     "code",
     "comment",
+    "failed_review",
     "note",
     "resolved_reply",
     "sanitize",
@@ -329,4 +330,4 @@ def resolved_reply() -> Markdown:
     return _made(f"{RESOLVED_REPLY}\n\n{RESOLVED_MARKER}")
 
 
-from reviewer.gitlab.markdown.summary import summary  # noqa: E402  (it renders with the primitives above)
+from reviewer.gitlab.markdown.summary import failed_review, summary  # noqa: E402  (it renders with the primitives above)

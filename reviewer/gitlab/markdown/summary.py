@@ -111,3 +111,18 @@ def _listed(items: Sequence[T], render: Callable[[T], str]) -> list[str]:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def failed_review(head_sha: str | None, what_failed: str) -> Markdown:
+    """The summary note of a review that failed for good: what failed and how to ask again;
+    earlier threads stay as they are."""
+    head = f" of {code(head_sha[:12])}" if head_sha else ""
+    lines = [
+        SUMMARY_MARKER,
+        "### AI review",
+        "",
+        f"**The review{head} could not be completed:** {_line(what_failed)}",
+        "",
+        "Threads from earlier reviews are unchanged. Comment `/ai-review` to try again.",
+    ]
+    return _made("\n".join(lines))
