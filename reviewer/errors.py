@@ -7,6 +7,7 @@
     ├── ConfigError           stop and explain what to set
     ├── ModelOutputInvalid    the model answered garbage: count it and go on
     ├── GatewayRejected       every model refused the request for good (a 4xx): report it, go on
+    │   └── PromptTooLong     ... because the prompt is over the model's context: ask about less
     └── GitLabError           GitLab said no for good (404, 403, 400 outside positions)
 
 Messages carry ids, paths and HTTP statuses, never tokens or secrets.
@@ -57,3 +58,7 @@ class GatewayRejected(ReviewerError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class PromptTooLong(GatewayRejected):
+    """Every model refused the prompt as longer than its context window: a smaller part may fit."""
