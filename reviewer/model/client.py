@@ -15,13 +15,20 @@ Contracts this module follows:
 - Structured output (DESIGN.md, Contracts): ``response_format`` of type ``json_schema`` (strict)
   where the endpoint takes it, ``json_object`` where it answers 400 to that (remembered per model);
   the answer is validated by ``findings.parse_answer`` either way, with at most one repair request.
+- Self-hosted OpenAI-compatible servers (llama.cpp's llama-server, vLLM, Ollama): ``max_tokens``
+  (the one limit all three read; Ollama ignores ``max_completion_tokens``) when configured; an
+  answer cut off there (``finish_reason: "length"``) is not sent for repair, it raises AnswerCutOff;
+  a 400 saying the prompt is over the model's context (or a 413) is PromptTooLong, not retried.
+  ``usage`` may be missing or null: the call then counts zero tokens.
 
 Only this module imports ``openai``. Its exceptions become ours at this border:
 
     TransientError      every model failed, at least one for a reason worth retrying later
                         (429, 408, 409, 5xx, timeout, connection error, malformed body, open breaker)
     GatewayRejected     every model refused the request for good (other 4xx): retrying won't help
+    PromptTooLong       (a GatewayRejected) every model said the prompt is over its context window
     AnswerInvalid       (a ModelOutputInvalid) the answer stayed invalid after one repair request
+    AnswerCutOff        (an AnswerInvalid) the answer was cut off at its length limit, unusable
 
 Logs carry model, status, attempt, duration and token counts; never prompts, answers or keys.
 """
@@ -43,13 +50,21 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from reviewer.errors import ConfigError, GatewayRejected, ModelOutputInvalid, ReviewerError, TransientError
+from reviewer.errors import (
+    ConfigError,
+    GatewayRejected,
+    ModelOutputInvalid,
+    PromptTooLong,
+    ReviewerError,
+    TransientError,
+)
 from reviewer.model.aig import MetadataValue, metadata_header, warn_once
 from reviewer.model.breaker import CircuitBreaker
 from reviewer.model.usage import Price, Usage
 from reviewer.review.findings import ANSWER_SCHEMA, Finding, ParsedAnswer, parse_answer
 
 __all__ = [
+    "AnswerCutOff",
     "AnswerInvalid",
     "AspectAnswer",
     "CircuitBreaker",
@@ -89,6 +104,7 @@ class GatewayConfig:
     cache_ttl: int | None = None  # -> cf-aig-cache-ttl
     skip_cache: bool = False  # -> cf-aig-skip-cache
     structured: Literal["auto", "json_schema", "json_object"] = "auto"
+    max_tokens: int | None = None  # the answer's limit; None leaves it to the server
     prices: Mapping[str, Price] = field(default_factory=dict)
     breaker_failures: int = 5
     breaker_cooldown: float = 60.0
@@ -101,6 +117,7 @@ class Completion:
     usage: Usage
     cache_status: str | None  # cf-aig-cache-status: HIT, MISS, or None off the gateway
     log_id: str | None  # cf-aig-log-id
+    finish_reason: str | None = None  # "length": cut off at max_tokens (or the context's end)
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,11 @@ class AnswerInvalid(ModelOutputInvalid):
         self.aspect = aspect
         self.model = model
         self.usage = usage
+
+
+class AnswerCutOff(AnswerInvalid):
+    """The answer stopped at its length limit (``finish_reason: "length"``) before it was whole:
+    asking again about less (half the chunk) may fit, a repair request would not."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,6 +170,10 @@ class _ModelSkipped(_AttemptFailed):
     """The model's breaker is open: not tried at all."""
 
 
+class _PromptTooLong(_AttemptFailed):
+    """The model refused the prompt as longer than its context window."""
+
+
 def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """``retry-after-ms``, then ``retry-after`` as seconds or as an HTTP date."""
     for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
@@ -167,6 +193,20 @@ def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
     return None
+
+
+# How llama-server, vLLM, Ollama and OpenAI say that a prompt is over the model's context window.
+_CONTEXT_WORDS = re.compile(
+    r"exceed_context_size|context_length_exceeded|maximum context length"
+    r"|exceeds? the (?:available )?context (?:size|length)",
+    re.IGNORECASE,
+)
+
+
+def _over_the_context(exc: openai.APIStatusError) -> bool:
+    if exc.status_code == 413:  # a body too large for the server or a proxy in front of it
+        return True
+    return exc.status_code == 400 and bool(_CONTEXT_WORDS.search(f"{exc.message} {exc.body}"))
 
 
 def _mentions_response_format(exc: openai.APIStatusError) -> bool:
@@ -279,11 +319,15 @@ class LLMClient:
         parsed, error = _validate(first.text, aspect)
         if parsed is not None:
             return AspectAnswer(parsed.findings, parsed.rejected, first.usage, first.model, repaired=False)
+        if first.finish_reason == "length":
+            raise _cut_off(aspect, first, first.usage)
         log.info("llm answer invalid model=%s aspect=%s: asking once for a repair", first.model, aspect)
         repair_models = [first.model, *(m for m in models if m != first.model)]
         second = self._ask_findings(_repair_messages(messages, first.text, error), repair_models, metadata)
         usage = first.usage + second.usage
         parsed, error = _validate(second.text, aspect)
+        if parsed is None and second.finish_reason == "length":
+            raise _cut_off(aspect, second, usage)
         if parsed is None:
             raise AnswerInvalid(
                 f"{aspect}: answer from {second.model} still invalid after one repair: {error}",
@@ -376,6 +420,7 @@ class LLMClient:
                 model=model,
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
+                max_tokens=self._config.max_tokens if self._config.max_tokens is not None else openai.omit,
                 extra_headers=dict(headers),
             )
         except openai.APIStatusError as exc:
@@ -433,15 +478,19 @@ class LLMClient:
         text = getattr(getattr(choices[0], "message", None), "content", None)
         if text is not None and not isinstance(text, str):
             raise _AttemptFailed(model, "malformed body: content", status=raw.status_code, retryable=True)
+        finish_reason = getattr(choices[0], "finish_reason", None)
         return Completion(
             text=text or "",
             model=model,
             usage=self._usage(model, getattr(parsed, "usage", None)),
             cache_status=raw.headers.get("cf-aig-cache-status"),
             log_id=raw.headers.get("cf-aig-log-id"),
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
         )
 
     def _usage(self, model: str, usage: object) -> Usage:
+        if usage is None:  # llama.cpp, vLLM and Ollama send it; some proxies leave it out or null
+            warn_once(("no usage", model), "llm model=%s reports no token usage: counted as 0 tokens", model)
         prompt = _count(getattr(usage, "prompt_tokens", 0))
         completion = _count(getattr(usage, "completion_tokens", 0))
         details = getattr(usage, "prompt_tokens_details", None)
@@ -465,6 +514,8 @@ class LLMClient:
             status = exc.status_code
             retryable = status in (408, 409, 429) or status >= 500
             detail = f"{status} {self._scrub(str(exc.message))}" if not retryable else str(status)
+            if _over_the_context(exc):
+                return _PromptTooLong(model, detail, status=status, retryable=False)
             retry_after = _retry_after_seconds(exc.response.headers)
             return _AttemptFailed(model, detail, status=status, retryable=retryable, retry_after=retry_after)
         return _AttemptFailed(model, f"{type(exc).__name__}: {self._scrub(str(exc))}", retryable=False)
@@ -503,6 +554,10 @@ class LLMClient:
 
     def _give_up(self, failures: Sequence[_AttemptFailed]) -> ReviewerError:
         summary = "; ".join(f"{f.model}: {f.reason}" for f in failures)
+        if all(isinstance(f, _PromptTooLong) for f in failures):
+            return PromptTooLong(
+                f"the prompt is over every model's context: {summary}", status=failures[-1].status
+            )
         if all(not f.retryable and not isinstance(f, _ModelSkipped) for f in failures):
             return GatewayRejected(f"gateway refused every model: {summary}", status=failures[-1].status)
         hints = [f.retry_after for f in failures if f.retry_after is not None]
@@ -547,6 +602,15 @@ def _validate(text: str, aspect: str) -> tuple[ParsedAnswer | None, str]:
     if not parsed.findings and parsed.rejected:
         return None, "no finding is valid: " + "; ".join(parsed.rejected)
     return parsed, ""
+
+
+def _cut_off(aspect: str, completion: Completion, usage: Usage) -> AnswerCutOff:
+    return AnswerCutOff(
+        f"{aspect}: the answer from {completion.model} was cut off at its length limit",
+        aspect=aspect,
+        model=completion.model,
+        usage=usage,
+    )
 
 
 def _repair_messages(messages: Sequence[Message], answer: str, error: str) -> list[Message]:
