@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
+    llm_max_tokens: int | None = Field(default=None, gt=0)  # the answer's limit: set it for local servers
     llm_prices: str = ""  # JSON: {"model": [input, output, cached_input] per million tokens}
     llm_concurrency: int = 16
     aig_token: SecretStr | None = None  # Cloudflare AI Gateway: cf-aig-authorization
@@ -105,7 +106,9 @@ class Settings(BaseSettings):
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
     )(_split_commas)
 
-    @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
+    @field_validator(
+        "gitlab_url", "llm_base_url", "backstage_url", "redis_url", "llm_max_tokens", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -48,3 +48,17 @@ def test_a_dotenv_file_in_the_working_directory_is_read(tmp_path, monkeypatch: p
     )
     monkeypatch.chdir(tmp_path)
     assert load_settings().gitlab_configured
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", None), ("768", 768)])
+def test_the_answer_limit_is_unset_when_blank(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None
+) -> None:
+    monkeypatch.setenv("REVIEWER_LLM_MAX_TOKENS", value)
+    assert load_settings().llm_max_tokens == expected
+
+
+def test_an_answer_limit_of_zero_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEWER_LLM_MAX_TOKENS", "0")
+    with pytest.raises(ConfigError, match="REVIEWER_LLM_MAX_TOKENS"):
+        load_settings()
