@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -196,6 +196,7 @@ class Plan:
     reviewed_files: int
     notes: tuple[str, ...] = ()  # hunks split between lines, lines over the budget
     sensitive: frozenset[str] = frozenset()  # reviewed paths that are security-sensitive
+    cutter: Cutter | None = field(default=None, compare=False, repr=False)  # cuts a chunk again
 
     def is_sensitive(self, chunk: Chunk) -> bool:
         return not self.sensitive.isdisjoint(chunk.paths)
@@ -242,6 +243,7 @@ def plan_review(
         reviewed_files=len(reviewed),
         notes=tuple(cutter.notes),
         sensitive=sensitive,
+        cutter=cutter,
     )
 
 
