@@ -1,5 +1,9 @@
 """The review engine: plan a diff into chunks, ask the model aspects in parallel, validate,
-place and merge their findings. Every entry point shares it (a merge request, a local diff)."""
+place and merge their findings. Every entry point shares it (a merge request, a local diff).
+
+A chunk whose answer was cut off at the model's length limit, or whose prompt is over the model's
+context, is halved and each half asked again, at most ``MAX_HALVINGS`` times deep; what still
+does not fit is a failure the summary names."""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from typing import Any
 
 from reviewer.diff.parsing import DiffRefs, FileDiff
 from reviewer.diff.positions import Inline, LineIndex, Placement
-from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
-from reviewer.model.client import AnswerInvalid, LLMClient
+from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
+from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
 from reviewer.model.usage import Usage
+from reviewer.review.chunking import halve
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.findings import Finding, select, with_fingerprint
 from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review
@@ -22,6 +27,8 @@ from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
+
+MAX_HALVINGS = 2  # a chunk the model cannot take whole is asked about in at most four parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +104,7 @@ class Engine:
         failures: list[str] = []
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
-        for (chunk, aspect), outcome in zip(tasks, results, strict=True):
+        for chunk, aspect, outcome in results:
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
                 failures.append(_failure_text(aspect, chunk, outcome))
@@ -108,8 +115,8 @@ class Engine:
             found.extend(outcome.findings)
             if outcome.rejected:
                 log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
-        if tasks and all(isinstance(r, TransientError) for r in results):
-            first = next(r for r in results if isinstance(r, TransientError))
+        if tasks and all(isinstance(r, TransientError) for *_, r in results):
+            first = next(r for *_, r in results if isinstance(r, TransientError))
             raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
         index = LineIndex(anchor_files if anchor_files is not None else files, refs)
         placed = [_place(index, f, secrets.masker) for f in found]
@@ -135,13 +142,16 @@ class Engine:
         title: str,
         metadata: Mapping[str, str | int | float | bool],
         service: str,
-    ) -> list[Any]:
+    ) -> list[tuple[Chunk, str, Any]]:
+        """(chunk or part of it, aspect, AspectAnswer or the error) for every call made."""
         if not tasks or self.llm is None:
             return []
         llm = self.llm
 
-        def run(task: tuple[Chunk, str]) -> Any:
-            chunk, aspect = task
+        def run(task: tuple[Chunk, str]) -> list[tuple[Chunk, str, Any]]:
+            return ask(*task, depth=0)
+
+        def ask(chunk: Chunk, aspect: str, depth: int) -> list[tuple[Chunk, str, Any]]:
             prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
             models = self.models.for_review(aspect, plan.tier, policy)
             # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
@@ -150,13 +160,24 @@ class Engine:
             if policy.team:
                 meta["team"] = policy.team
             try:
-                return llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
+                return [
+                    (chunk, aspect, llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta))
+                ]
+            except (AnswerCutOff, PromptTooLong) as exc:
+                halves = halve(chunk, plan.cutter) if plan.cutter and depth < MAX_HALVINGS else None
+                if halves is None:
+                    return [(chunk, aspect, exc)]
+                log.info(
+                    "%s call on %d tokens of diff: %s; asking about each half", aspect, chunk.tokens, exc
+                )
+                spent = [(chunk, aspect, _spent(exc))] if isinstance(exc, AnswerCutOff) else []
+                return spent + [part for half in halves for part in ask(half, aspect, depth + 1)]
             except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
-                return exc
+                return [(chunk, aspect, exc)]
 
         workers = max(1, min(self.concurrency, len(tasks)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aspect") as pool:
-            return list(pool.map(run, tasks))
+            return [call for calls in pool.map(run, tasks) for call in calls]
 
 
 def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
@@ -178,8 +199,23 @@ def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> 
     return with_fingerprint(finding, [str(finding.line)], on_a_line=False), placement
 
 
+def _spent(exc: AnswerCutOff) -> AspectAnswer:
+    """What a cut-off answer cost, as an answer without findings (its halves bring those)."""
+    return AspectAnswer((), (), exc.usage, exc.model, repaired=False)
+
+
 def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:
     files = ", ".join(f"`{p}`" for p in chunk.paths[:5]) + (" and more" if len(chunk.paths) > 5 else "")
+    if isinstance(exc, AnswerCutOff):
+        return (
+            f"{aspect} review of {files}: the model's answer was cut off at its length limit, even for "
+            "this part of the change (a higher REVIEWER_LLM_MAX_TOKENS may fit it)"
+        )
+    if isinstance(exc, PromptTooLong):
+        return (
+            f"{aspect} review of {files}: the prompt is over the model's context window, even for this "
+            f"part of the change ({exc})"
+        )
     if isinstance(exc, ModelOutputInvalid):
         return f"{aspect} review of {files}: the model's answer stayed invalid ({exc})"
     if isinstance(exc, GatewayRejected):
