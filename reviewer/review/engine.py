@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reviewer.diff.parsing import DiffRefs, FileDiff
+from reviewer.diff.parsing import DiffRefs, FileDiff, LineKind
 from reviewer.diff.positions import Inline, LineIndex, Placement
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
 from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
@@ -204,17 +204,32 @@ def _spent(exc: AnswerCutOff) -> AspectAnswer:
     return AspectAnswer((), (), exc.usage, exc.model, repaired=False)
 
 
+def _span(chunk: Chunk) -> str:
+    """Which lines of its one file a (halved) chunk holds: " (lines 4-9)"; new-file numbers,
+    old-file ones for removed lines."""
+    if len(chunk.files) != 1:
+        return ""
+    numbers = [
+        line.new_no if line.new_no is not None else line.old_no
+        for hunk in chunk.files[0].hunks
+        for line in hunk.lines
+        if line.kind is not LineKind.CONTEXT
+    ]
+    low, high = min(n for n in numbers if n is not None), max(n for n in numbers if n is not None)
+    return f" (line {low})" if low == high else f" (lines {low}-{high})"
+
+
 def _failure_text(aspect: str, chunk: Chunk, exc: BaseException) -> str:
     files = ", ".join(f"`{p}`" for p in chunk.paths[:5]) + (" and more" if len(chunk.paths) > 5 else "")
     if isinstance(exc, AnswerCutOff):
         return (
-            f"{aspect} review of {files}: the model's answer was cut off at its length limit, even for "
-            "this part of the change (a higher REVIEWER_LLM_MAX_TOKENS may fit it)"
+            f"{aspect} review of {files}{_span(chunk)}: the model's answer was cut off at its length "
+            "limit, even for this part of the change (a higher REVIEWER_LLM_MAX_TOKENS may fit it)"
         )
     if isinstance(exc, PromptTooLong):
         return (
-            f"{aspect} review of {files}: the prompt is over the model's context window, even for this "
-            f"part of the change ({exc})"
+            f"{aspect} review of {files}{_span(chunk)}: the prompt is over the model's context window, "
+            f"even for this part of the change ({exc})"
         )
     if isinstance(exc, ModelOutputInvalid):
         return f"{aspect} review of {files}: the model's answer stayed invalid ({exc})"

@@ -145,6 +145,12 @@ def test_what_is_still_cut_off_after_the_last_halving_is_named(gateway: FakeGate
     assert len(gateway.requests) == calls == analysis.usage.calls  # 1 + 2 + 4: bounded
     assert len(analysis.failures) == 2**MAX_HALVINGS
     assert all("`src/d.py`" in f and "cut off at its length limit" in f for f in analysis.failures)
+    assert [f.split(": ")[0].split("`src/d.py` ")[1] for f in analysis.failures] == [
+        "(line 1)",
+        "(lines 2-3)",
+        "(lines 4-5)",
+        "(lines 6-7)",
+    ]
     assert analysis.placed == []
 
 
