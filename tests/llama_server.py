@@ -15,11 +15,13 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +39,22 @@ def _model_file() -> Path:
 
 
 MODEL_FILE = _model_file()
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """llama.cpp's server installs its own SIGINT and SIGTERM handlers for the whole process, and
+    leaves them behind when it stops: put Python's back (Ctrl+C, a CI's SIGTERM keep working)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None:
+                signal.signal(number, handler)
 
 
 def os_threads() -> int:
@@ -76,7 +94,8 @@ class LlamaServer:
         params.sampling.seed = self.seed
         params.endpoint_metrics = True
         params.verbosity = 1  # warnings and errors; its info lines would drown a failing test's output
-        self._server = xllamacpp.Server(params)
+        with _signal_handlers_kept():
+            self._server = xllamacpp.Server(params)
         self.address = str(self._server.listening_address).rstrip("/")
         self._wait_ready(time.monotonic() + ready_within)
         return self
