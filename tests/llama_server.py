@@ -5,8 +5,8 @@ port the system picks. Deterministic sampling (temperature 0, top-k 1, a fixed s
     with LlamaServer() as llama:
         openai.OpenAI(base_url=llama.base_url, api_key="unused")...
 
-Run it by hand to point the bot at it: ``python tests/llama_server.py`` prints the base URL and
-serves until interrupted (``reviewer eval examples/eval`` with REVIEWER_LLM_BASE_URL set to it).
+Run it by hand to point the bot at it: ``python tests/llama_server.py`` prints the settings to
+export and serves until Ctrl+C or SIGTERM (then ``reviewer eval examples/eval``, for one).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.error
@@ -157,6 +158,7 @@ class LlamaServer:
 
 if __name__ == "__main__":
     with LlamaServer() as llama:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop it cleanly on SIGTERM too
         print(f"REVIEWER_LLM_BASE_URL={llama.base_url} REVIEWER_LLM_MODEL={MODEL_NAME}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
