@@ -158,7 +158,7 @@ def context_exceeded(
         body = _llama_error(400, message, "exceed_context_size_error")
         body["error"].update(n_prompt_tokens=prompt_tokens, n_ctx=window)
         return Reply(status=400, error_body=body)
-    if server in ("vllm", "vllm-legacy"):
+    if server == "vllm":
         message = (
             f"This model's maximum context length is {window} tokens. However, you requested "
             f"{max_tokens} output tokens and your prompt contains at least {prompt_tokens} input tokens, "
@@ -166,9 +166,15 @@ def context_exceeded(
             f"the number of requested output tokens. (parameter=input_tokens, value={prompt_tokens})"
         )
         inner = {"message": message, "type": "BadRequestError", "param": "input_tokens", "code": 400}
-        if server == "vllm-legacy":
-            return Reply(status=400, error_body={"object": "error", **inner, "param": None})
         return Reply(status=400, error_body={"error": inner})
+    if server == "vllm-legacy":
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested {total} "
+            f"tokens ({prompt_tokens} in the messages, {max_tokens} in the completion). Please reduce "
+            "the length of the messages or completion."
+        )
+        body = {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+        return Reply(status=400, error_body=body)
     if server == "ollama":
         return error(400, "the input length exceeds the context length", type="invalid_request_error")
     if server == "openai":
