@@ -7,6 +7,7 @@
     ├── ConfigError           stop and explain what to set
     ├── ModelOutputInvalid    the model answered garbage: count it and go on
     ├── GatewayRejected       every model refused the request for good (a 4xx): report it, go on
+    │   └── PromptTooLong     ... because the prompt is over the model's context: ask about less
     ├── GitLabError           GitLab said no for good (404, 403, 400 outside positions)
     └── ReviewStopped         the review ran past its deadline or lost its MR lock: stop now
 
@@ -63,3 +64,7 @@ class GatewayRejected(ReviewerError):
 class ReviewStopped(ReviewerError):
     """The review was stopped from outside: its deadline passed, or another worker may now hold its
     merge request (the lock could not be renewed). Raised at the next call to GitLab or the model."""
+
+
+class PromptTooLong(GatewayRejected):
+    """Every model refused the prompt as longer than its context window: a smaller part may fit."""

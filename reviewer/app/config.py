@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     llm_max_attempts: int = 3
     llm_backoff: float = Field(default=1.0, gt=0)  # seconds before a model call's second attempt, doubling
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
+    llm_max_tokens: int | None = Field(default=None, gt=0)  # the answer's limit: set it for local servers
     # the built-in table with REVIEWER_LLM_PRICES on top, per million tokens
     llm_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     llm_concurrency: int = 16
@@ -188,7 +189,9 @@ class Settings(BaseSettings):
         Redis would redeliver it to another worker after the visibility timeout."""
         return self.visibility_timeout * 0.75
 
-    @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
+    @field_validator(
+        "gitlab_url", "llm_base_url", "backstage_url", "redis_url", "llm_max_tokens", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -12,17 +12,26 @@ from reviewer._exports import lazy_exports
 if TYPE_CHECKING:
     from reviewer.model.answers import AnswerInvalid, AspectAnswer
     from reviewer.model.calls import Completion
-    from reviewer.model.client import GatewayConfig, LLMClient
+    from reviewer.model.client import AnswerCutOff, GatewayConfig, LLMClient
     from reviewer.model.usage import Price, Usage
 
-__all__ = ["AnswerInvalid", "AspectAnswer", "Completion", "GatewayConfig", "LLMClient", "Price", "Usage"]
+__all__ = [
+    "AnswerCutOff",
+    "AnswerInvalid",
+    "AspectAnswer",
+    "Completion",
+    "GatewayConfig",
+    "LLMClient",
+    "Price",
+    "Usage",
+]
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "answers": ("AnswerInvalid", "AspectAnswer"),
         "calls": ("Completion",),
-        "client": ("GatewayConfig", "LLMClient"),
+        "client": ("AnswerCutOff", "GatewayConfig", "LLMClient"),
         "usage": ("Price", "Usage"),
     },
 )
