@@ -160,6 +160,7 @@ def _review(
         anchor_files=diff.files,
         service=service.describe() if service else "",
         answers=ledger.answers(info.project_id, info.iid, head) if ledger is not None else None,
+        head_files=_file_reader(gitlab, info, head),
     )
     if observer is not None:
         observer.analysed(policy.team or "unknown", analysis)
@@ -241,6 +242,20 @@ def _review(
         + tuple((f.aspect, "summary") for f, _ in published.in_summary),
         off_diff=analysis.off_diff,
     )
+
+
+def _file_reader(gitlab: GitLabClient, info: MergeRequestInfo, ref: str) -> Callable[[str], str | None]:
+    """Files as ``ref`` has them, for the enclosing context of each hunk and the second look: a
+    file GitLab cannot give is left without that context (the review goes on)."""
+
+    def read(path: str) -> str | None:
+        try:
+            return gitlab.read_file(info.project_id, path, ref)
+        except GitLabError as exc:
+            log.info("no enclosing context for %s of %s: %s", path, info.project_path, exc)
+            return None
+
+    return read
 
 
 def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: str) -> list[FileDiff] | None:

@@ -156,7 +156,10 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         if args.project:
             raise ReviewerError("give either PROJECT MR_IID, or --diff/--git, not both")
         text = _read_diff(args.diff, args.git)
-        report, worst = review_local_diff(build_engine(settings), text, fmt=args.format)
+        head_files = _local_head(args.git) if args.git else None
+        report, worst = review_local_diff(
+            build_engine(settings), text, fmt=args.format, head_files=head_files
+        )
         _emit(report, args.output)
         return 1 if args.fail_on and worst is not None and worst.rank >= _rank(args.fail_on) else 0
     if not args.project or args.iid is None:
@@ -202,6 +205,13 @@ def _read_diff(path: str | None, rev_range: str | None) -> str:
             raise ReviewerError(f"cannot read {path}: {exc.strerror}") from None
     assert rev_range is not None
     return _git_diff(rev_range)
+
+
+def _local_head(rev_range: str) -> Callable[[str], str | None]:
+    """The files of the current repository as the range's new side has them."""
+    from reviewer.app.local_git import LocalRepository
+
+    return LocalRepository.open(".").head_reader(rev_range)
 
 
 def _git_diff(rev_range: str) -> str:

@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     keep_globs: CommaList = ()
     sensitive_globs: CommaList = ()
 
+    # Review depth: each hunk's enclosing function and class (read at the head), the second look
+    enclosing_context: bool = True
+    enclosing_function_tokens: int = Field(default=400, ge=0)  # a function this short comes whole
+
     # Intake
     host: str = "127.0.0.1"
     port: int = 8080

@@ -67,6 +67,26 @@ class LocalRepository:
             raise ReviewerError(f"{rev_range} names no revision")
         return revisions[0]
 
+    def head_reader(self, rev_range: str) -> Callable[[str], str | None]:
+        """Files as the new side of ``git diff REV_RANGE`` has them: ``B`` of ``A..B`` and
+        ``A...B`` (HEAD when left out), the work tree for ``git diff REV``."""
+        check_range(rev_range)
+        for separator in ("...", ".."):
+            if separator in rev_range:
+                return self.reader(rev_range.split(separator, 1)[1] or "HEAD")
+        return self.read_work_tree
+
+    def read_work_tree(self, path: str) -> str | None:
+        """A file of the work tree, or None when it has none (or the path leads out of it)."""
+        root = self.root.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            return None
+        try:
+            return target.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
     def reader(self, revision: str) -> Callable[[str], str | None]:
         """Files as ``revision`` has them: path -> text, or None when it has no such file."""
         return lambda path: self.read(revision, path)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -98,6 +98,7 @@ class _Change:
     files: list[FileDiff]
     rules: RepositoryRules
     title: str
+    head_files: Callable[[str], str | None] | None = None  # the new side's files, for context
 
 
 class ReviewTools:
@@ -117,6 +118,7 @@ class ReviewTools:
             policy=policy,
             service=change.rules.service.describe() if change.rules.service else "",
             trigger="mcp",
+            head_files=change.head_files,
         )
         mask = scan_secrets(change.files).masker
         notes = list(change.rules.notes)
@@ -177,9 +179,11 @@ class ReviewTools:
         HEAD for a diff text), the default team's without a repository."""
         if diff is not None and rev_range:
             raise ReviewerError("give either diff or rev_range, not both")
+        head_files = None
         if repo:
             local = LocalRepository.open(repo)
             rules = repository_rules(self.engine.prompts, local.reader(local.base(rev_range or "HEAD")))
+            head_files = local.head_reader(rev_range or "HEAD")  # a diff text: the work tree
             if diff is None:
                 rev_range = rev_range or "HEAD"
                 diff = local.diff(rev_range)
@@ -191,7 +195,7 @@ class ReviewTools:
         title = f"local change {rev_range}" if rev_range else "local change"
         if not files:
             raise ReviewerError(f"the diff of the {title} is empty: nothing to review")
-        return _Change(files, rules, title)
+        return _Change(files, rules, title, head_files)
 
 
 def _reported(finding: Finding, mask: Any) -> ReportedFinding:

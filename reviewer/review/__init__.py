@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
+    from reviewer.review.context import EnclosingConfig
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.explain import Explanation, explain_finding
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANSWER_SCHEMA",
     "Analysis",
+    "EnclosingConfig",
     "Engine",
     "Explanation",
     "Failure",
@@ -83,6 +85,7 @@ __all__ = [
 __getattr__ = lazy_exports(
     __name__,
     {
+        "context": ("EnclosingConfig",),
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "explain": ("Explanation", "explain_finding"),

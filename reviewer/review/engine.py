@@ -15,16 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reviewer.diff.parsing import DiffRefs, FileDiff, LineKind
+from reviewer.diff.parsing import DiffRefs, FileDiff, FileStatus, LineKind
 from reviewer.diff.positions import Inline, LineIndex, Placement
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
 from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
 from reviewer.model.usage import Usage
 from reviewer.review.chunking import halve
+from reviewer.review.context import EnclosingConfig, EnclosingContext
 from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.files import FileReader, read_all
 from reviewer.review.findings import Finding, select, with_fingerprint
 from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_answer
-from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review
+from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review, reviewed_files
 from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
 
@@ -87,6 +89,7 @@ class Analysis:
 
     off_diff: int = 0  # model findings dropped because their path is no file of the diff
     masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
+    head_texts: Mapping[str, str | None] = field(default_factory=dict)  # reviewed files at head
 
     @property
     def complete(self) -> bool:
@@ -103,6 +106,7 @@ class Engine:
     plan_config: PlanConfig
     counter: TokenCounter
     concurrency: int = 8
+    enclosing: EnclosingConfig = field(default_factory=EnclosingConfig)
 
     def analyse(
         self,
@@ -115,17 +119,27 @@ class Engine:
         anchor_files: Sequence[FileDiff] | None = None,
         service: str = "",
         answers: AnswerStore | None = None,
+        head_files: FileReader | None = None,
     ) -> Analysis:
         """Review ``files``; findings anchor on ``anchor_files`` (the whole MR diff, when ``files``
         is only part of it) or on ``files``. ``service`` is the catalog's one-line description.
         With ``answers``, a question already answered for this head is not asked again, and each
-        new answer is stored as it arrives."""
+        new answer is stored as it arrives. ``head_files`` reads a file as the head has it: each
+        reviewed file is read once, in parallel, for the enclosing context of its hunks."""
         started = time.monotonic()
-        secrets = scan_secrets(files)
         config = self.plan_config
         if policy.ignore_paths:
             config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
-        plan = plan_review(files, config, self.counter, masker=secrets.masker)
+        texts: Mapping[str, str | None] = {}
+        if head_files is not None and self.enclosing.enabled:
+            paths = [f.new_path for f in reviewed_files(files, config) if f.status is not FileStatus.DELETED]
+            texts = read_all(head_files, paths, concurrency=self.concurrency)
+        enclosing = EnclosingContext(texts, self.enclosing, self.counter.count)
+        # Lines of the head that may be sent are scanned for secrets with the diff's own.
+        secrets = scan_secrets([*files, *enclosing.scanned_lines(files)])
+        plan = plan_review(
+            files, config, self.counter, masker=secrets.masker, around=enclosing.around if texts else None
+        )
         aspects = policy.aspects if self.llm is not None else ()
         tasks = [
             (chunk, group)
@@ -179,6 +193,7 @@ class Engine:
             spent=spent,
             off_diff=len(found) - len(on_diff),
             masker=secrets.masker,
+            head_texts=texts,
         )
 
     def _run_aspects(

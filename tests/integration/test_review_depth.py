@@ -1,0 +1,141 @@
+"""Review depth against the stand-ins over HTTP: the enclosing context each hunk brings (read from
+GitLab's repository files API at the head), the instructions teams already write, and the second
+look before anything is posted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.gateway_server import FakeGateway
+from fakes.gitlab_server import GitLabStandIn
+from fakes.gitrepo import GitRepo
+
+from reviewer.app.config import Settings
+from reviewer.app.services import build_engine
+from reviewer.gitlab.client import GitLabClient
+from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request
+
+PASSWORD = "Zq8#vLp2!rT9wXm4"
+STEPS = "".join(f"        total += step_{n}(order)\n" for n in range(60))
+BILLING = (
+    "import os\n"
+    "\n"
+    "\n"
+    "class Billing:\n"  # 4
+    "    rate = 3\n"
+    "\n"
+    "    def settle(self, order,\n"  # 7
+    "               retries=3):\n"
+    "        total = 0\n"
+    + STEPS  # 10..69
+    + "        return total\n"
+    "\n"
+    "    def fee(self, amount):\n"  # 72
+    f"        password = '{PASSWORD}'\n"  # 73: unchanged, never in the diff
+    "        base = amount * self.rate\n"  # 74
+    "        return base + 1\n"
+)
+FEATURE = BILLING.replace("step_40(order)", "step_40(order) * 2").replace(
+    "amount * self.rate", "amount * self.rate * 1.2"
+)
+
+
+@dataclass
+class Stack:
+    gitlab: GitLabStandIn
+    gateway: FakeGateway
+    repo: GitRepo
+    pid: int
+    iid: int
+
+    def review(self, **settings: Any) -> ReviewOutcome:
+        config = Settings(
+            llm_base_url=self.gateway.base_url,
+            llm_api_key="k",
+            llm_max_attempts=1,
+            _env_file=None,
+            **settings,
+        )
+        client = GitLabClient(self.gitlab.url, self.gitlab.token, max_retries=1)
+        return review_merge_request(build_engine(config), client, ReviewRequest(self.pid, self.iid, "manual"))
+
+    def summary(self) -> str:
+        (note,) = [n for n in self.gitlab.notes(self.pid, self.iid) if "ai-review summary" in n["body"]]
+        return str(note["body"])
+
+    def review_prompts(self) -> list[str]:
+        """The diff each review call sent (the user message of every call but the second look's)."""
+        return [
+            r.messages[-1]["content"]
+            for r in self.gateway.requests
+            if "<diff>" in r.messages[-1]["content"]
+        ]
+
+
+def _stack(tmp_path: Path, base: dict[str, str], feature: dict[str, str]) -> Iterator[Stack]:
+    repo = GitRepo.create(tmp_path / "app", files=base)
+    repo.commit(feature, branch="feature", message="change")
+    with GitLabStandIn() as gitlab, FakeGateway() as gateway:
+        pid = gitlab.add_project("group/app", repo)
+        yield Stack(gitlab, gateway, repo, pid, gitlab.open_mr(pid, "feature", title="Adjust billing"))
+
+
+@pytest.fixture
+def billing(tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(tmp_path, {"app/billing.py": BILLING}, {"app/billing.py": FEATURE})
+
+
+def _numbered(prompt: str) -> dict[int, str]:
+    """The lines of a rendered diff by their number: ``N M code``."""
+    lines = {}
+    for line in prompt.splitlines():
+        match = re.match(r"^(\d+) [ +-] ?(.*)$", line)
+        if match:
+            lines[int(match.group(1))] = match.group(2)
+    return lines
+
+
+# -- enclosing context -----------------------------------------------------------------------------
+
+
+def test_a_hunk_deep_in_a_long_function_reaches_the_model_with_its_signature(billing: Stack) -> None:
+    outcome = billing.review(verify=False)
+
+    assert outcome.status == "reviewed"
+    (prompt,) = billing.review_prompts()
+    shown = _numbered(prompt)
+    assert shown[4] == "class Billing:" and shown[7].strip() == "def settle(self, order,"
+    assert shown[8].strip() == "retries=3):"
+    assert 20 not in shown  # the long function is not sent whole: only around its change
+    # the short function comes whole, its unchanged lines at their numbers
+    assert shown[72].strip() == "def fee(self, amount):" and shown[75].strip() == "return base + 1"
+    # each file was read once at the head, through the repository files API
+    reads = billing.gitlab.requests_to("GET", r"/repository/files/app%2Fbilling\.py/raw")
+    assert len(reads) == 1 and reads[0].query.get("ref") == billing.repo.rev_parse("feature")
+
+
+def test_a_secret_on_an_unchanged_line_of_the_context_never_reaches_the_model(billing: Stack) -> None:
+    billing.review(verify=False)
+    (prompt,) = billing.review_prompts()
+    assert PASSWORD not in prompt
+    assert "password = '[REDACTED]'" in prompt  # the line is shown, its secret masked
+
+
+def test_context_off_sends_the_diff_alone(billing: Stack) -> None:
+    billing.review(verify=False, enclosing_context=False)
+    (prompt,) = billing.review_prompts()
+    assert "4   class Billing:" not in prompt
+    assert billing.gitlab.requests_to("GET", r"/repository/files/app%2Fbilling\.py/raw") == []
+
+
+def test_a_file_gitlab_cannot_give_is_reviewed_without_context(billing: Stack) -> None:
+    billing.gitlab.inject("GET", r"/repository/files/app%2Fbilling\.py/raw", "refused", status=403)
+    outcome = billing.review(verify=False)
+    assert outcome.status == "reviewed"
+    (prompt,) = billing.review_prompts()
+    assert "4   class Billing:" not in prompt and "step_40(order) * 2" in prompt
