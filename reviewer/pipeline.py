@@ -32,8 +32,9 @@ from reviewer.model.usage import Usage
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Finding, Side, code_hash
+from reviewer.review.instructions import Instruction, read_instructions
 from reviewer.review.memory import Ledger
-from reviewer.review.prompts import parse_overrides
+from reviewer.review.prompts import parse_overrides, with_instructions
 from reviewer.review.report import render_report
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def _review(
     )
     service = _service(catalog, gitlab, info, diff)
     policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
+    policy = with_instructions(policy, _instructions(gitlab, info, diff, scope.files))
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
@@ -242,6 +244,18 @@ def _review(
         + tuple((f.aspect, "summary") for f, _ in published.in_summary),
         off_diff=analysis.off_diff,
     )
+
+
+def _instructions(
+    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff, files: Sequence[FileDiff]
+) -> tuple[Instruction, ...]:
+    """The instructions the repository already writes (Duo's file, AGENTS.md) for these files, as
+    the target branch has them: an MR cannot rewrite the rules of its own review."""
+    read = _file_reader(gitlab, info, diff.refs.start_sha)
+    found = read_instructions(read, [f.path for f in files])
+    for note in found.notes:
+        log.warning("%s: %s", info.project_path, note)
+    return found.items
 
 
 def _file_reader(gitlab: GitLabClient, info: MergeRequestInfo, ref: str) -> Callable[[str], str | None]:

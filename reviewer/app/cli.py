@@ -120,7 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument("action", choices=["show", "check"])
     prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
     prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
-    prompts.add_argument("--repo-config", metavar="FILE", help="a repository's .ai-review.yaml to apply too")
+    prompts.add_argument(
+        "--repo-config",
+        metavar="PATH",
+        help="a repository's .ai-review.yaml to apply too, or a local repository: its rules at HEAD "
+        "and which of its instructions (Duo's file, AGENTS.md) apply to which files",
+    )
     prompts.set_defaults(run=_prompts)
 
     evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
@@ -348,6 +353,9 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
             version = store.version("security+style", policy)
             print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
         return 0
+    if args.repo_config and Path(args.repo_config).is_dir():
+        print(_repository_prompts(store, Path(args.repo_config), args.team, args.aspect))
+        return 0
     overrides = None
     if args.repo_config:
         overrides = parse_overrides(
@@ -355,6 +363,28 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
         )
     print(describe_prompts(store, store.policy(args.team, overrides), args.aspect))
     return 0
+
+
+def _repository_prompts(store: Any, root: Path, team: str | None, aspect: str) -> str:
+    """What a local repository's own files (at HEAD) make of a team's prompts: its .ai-review.yaml,
+    then which of its named instructions (Duo's file, AGENTS.md) reach the calls of which files."""
+    from reviewer.app.local_git import LocalRepository
+    from reviewer.review.instructions import RepositoryInstructions, describe_instructions
+    from reviewer.review.prompts import describe_prompts
+    from reviewer.review.repository import repository_rules
+
+    local = LocalRepository.open(root)
+    tracked = local.files("HEAD")
+    present = set(tracked)
+
+    def read(path: str) -> str | None:
+        return local.read("HEAD", path) if path in present else None
+
+    rules = repository_rules(store, read, team=team, paths=tracked)
+    named = RepositoryInstructions(rules.policy.named, rules.notes)
+    return "\n".join(
+        [describe_prompts(store, rules.policy, aspect), "", describe_instructions(named, tracked)]
+    )
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -91,6 +91,13 @@ class LocalRepository:
         """Files as ``revision`` has them: path -> text, or None when it has no such file."""
         return lambda path: self.read(revision, path)
 
+    def files(self, revision: str = "HEAD") -> list[str]:
+        """The paths of every file ``revision`` holds."""
+        listing = _run(
+            ["ls-tree", "-r", "-z", "--name-only", revision], self.root, what=f"files of {revision}"
+        )
+        return [path for path in listing.split("\0") if path]
+
     def read(self, revision: str, path: str) -> str | None:
         try:
             return _run(["cat-file", "blob", f"{revision}:{path}"], self.root, what=path)

@@ -180,21 +180,23 @@ class ReviewTools:
         if diff is not None and rev_range:
             raise ReviewerError("give either diff or rev_range, not both")
         head_files = None
-        if repo:
-            local = LocalRepository.open(repo)
-            rules = repository_rules(self.engine.prompts, local.reader(local.base(rev_range or "HEAD")))
+        local = LocalRepository.open(repo) if repo else None
+        if local is not None:
             head_files = local.head_reader(rev_range or "HEAD")  # a diff text: the work tree
             if diff is None:
                 rev_range = rev_range or "HEAD"
                 diff = local.diff(rev_range)
-        else:
-            rules = RepositoryRules(self.engine.prompts.policy(None), None, ("no repository: default rules",))
         if diff is None:
             raise ReviewerError("give a diff text, or repo (a local git repository path) and rev_range")
         files = parse_unified(diff)
         title = f"local change {rev_range}" if rev_range else "local change"
         if not files:
             raise ReviewerError(f"the diff of the {title} is empty: nothing to review")
+        if local is not None:
+            base = local.reader(local.base(rev_range or "HEAD"))
+            rules = repository_rules(self.engine.prompts, base, paths=[f.path for f in files])
+        else:
+            rules = RepositoryRules(self.engine.prompts.policy(None), None, ("no repository: default rules",))
         return _Change(files, rules, title, head_files)
 
 

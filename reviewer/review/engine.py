@@ -165,7 +165,7 @@ class Engine:
             usage = usage + outcome.usage
             spent = spent if stored else spent + outcome.usage
             reused += stored
-            found.extend(outcome.findings)
+            found.extend(_named_as_given(outcome.findings, policy))
             if outcome.rejected:
                 log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
         if tasks and all(isinstance(r[2], TransientError) for r in results):
@@ -216,7 +216,9 @@ class Engine:
             return ask(*task, depth=0)
 
         def ask(chunk: Chunk, aspect: str, depth: int) -> list[tuple[Chunk, str, Any, bool]]:
-            prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
+            prompt = self.prompts.render(
+                aspect, policy, diff=chunk.text, title=title, context=service, paths=chunk.paths
+            )
             key = answer_key(aspect, prompt.version, chunk.text)
             stored = answers.get(key) if answers is not None else None
             known = load_answer(stored) if stored else None
@@ -261,6 +263,17 @@ def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
     if sensitive:
         return list(aspects)
     return ["+".join(aspects)]
+
+
+def _named_as_given(findings: Sequence[Finding], policy: TeamPolicy) -> list[Finding]:
+    """The findings, each naming an instruction only when it is one the team gave for its file:
+    a name is the model's text, and a finding must not claim a rule nobody wrote."""
+    return [
+        f
+        if f.instruction is None or any(i.name == f.instruction for i in policy.instructions_for([f.path]))
+        else replace(f, instruction=None)
+        for f in findings
+    ]
 
 
 def _on_diff_files(index: LineIndex, findings: Sequence[Finding]) -> list[Finding]:

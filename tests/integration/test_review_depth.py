@@ -4,6 +4,7 @@ look before anything is posted."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,9 +72,7 @@ class Stack:
     def review_prompts(self) -> list[str]:
         """The diff each review call sent (the user message of every call but the second look's)."""
         return [
-            r.messages[-1]["content"]
-            for r in self.gateway.requests
-            if "<diff>" in r.messages[-1]["content"]
+            r.messages[-1]["content"] for r in self.gateway.requests if "<diff>" in r.messages[-1]["content"]
         ]
 
 
@@ -139,3 +138,97 @@ def test_a_file_gitlab_cannot_give_is_reviewed_without_context(billing: Stack) -
     assert outcome.status == "reviewed"
     (prompt,) = billing.review_prompts()
     assert "4   class Billing:" not in prompt and "step_40(order) * 2" in prompt
+
+
+# -- instructions teams already write ------------------------------------------------------------
+
+DUO = """\
+instructions:
+  - name: Ruby style
+    fileFilters: ["*.rb", "!spec/**"]
+    instructions: |
+      Prefer keyword arguments for methods with three or more parameters.
+"""
+RUBY = "".join(
+    f"def charge_{n}(order, amount, currency)\n  order.pay(amount, currency)\nend\n" for n in range(8)
+)
+PYTHON = "".join(f"def refund_{n}(order):\n    return order.refund()\n\n" for n in range(8))
+
+
+@pytest.fixture
+def two_languages(tmp_path: Path) -> Iterator[Stack]:
+    base = {
+        ".gitlab/duo/mr-review-instructions.yaml": DUO,
+        "AGENTS.md": "# Agents\n## Review guidelines\nNo raw SQL.\n",
+        "app/AGENTS.md": "## Code review\nControllers stay thin.\n",
+        "README.md": "# app\n",
+    }
+    # the MR's own branch rewrites the rules: they must not apply to its own review
+    feature = {
+        "app/billing.rb": RUBY,
+        "lib/refunds.py": PYTHON,
+        ".gitlab/duo/mr-review-instructions.yaml": DUO.replace("*.rb", "*.py"),
+    }
+    yield from _stack(tmp_path, base, feature)
+
+
+def test_a_duo_instruction_reaches_only_the_calls_of_its_files_and_the_finding_names_it(
+    two_languages: Stack,
+) -> None:
+    stack = two_languages
+
+    def model(request: dict[str, Any]) -> str:
+        prompt = request["messages"][-1]["content"]
+        if "## app/billing.rb" not in prompt:
+            return json.dumps({"findings": []})
+        finding = {
+            "path": "app/billing.rb",
+            "line": 1,
+            "side": "new",
+            "severity": "low",
+            "category": "style",
+            "title": "Three positional parameters",
+            "body": "Use keyword arguments.",
+            "confidence": 0.9,
+            "instruction": "Ruby style",
+        }
+        return json.dumps({"findings": [finding]})
+
+    stack.gateway.responder = model
+    outcome = stack.review(verify=False, chunk_tokens=300)  # each file in a call of its own
+
+    assert outcome.status == "reviewed" and outcome.inline == 1
+    calls = {
+        ("ruby" if "## app/billing.rb" in r.messages[-1]["content"] else "python"): r.messages[0]["content"]
+        for r in stack.gateway.requests
+    }
+    assert set(calls) == {"ruby", "python"}
+    assert '"Ruby style": Prefer keyword arguments' in calls["ruby"]
+    assert "Ruby style" not in calls["python"]  # its filters match the Ruby file only
+    # AGENTS.md: the root one everywhere, app/AGENTS.md for the file under app/ only
+    assert "No raw SQL." in calls["ruby"] and "No raw SQL." in calls["python"]
+    assert "Controllers stay thin." in calls["ruby"] and "Controllers stay thin." not in calls["python"]
+    (thread,) = [d for d in stack.gitlab.discussions(stack.pid, stack.iid) if d["notes"][0].get("position")]
+    assert "Per the team's instruction 'Ruby style'" in thread["notes"][0]["body"]
+
+
+def test_a_finding_cannot_claim_an_instruction_nobody_gave_for_its_file(two_languages: Stack) -> None:
+    finding = {
+        "path": "lib/refunds.py",
+        "line": 1,
+        "side": "new",
+        "severity": "low",
+        "category": "style",
+        "title": "Name the refund reason",
+        "body": "Why.",
+        "confidence": 0.9,
+        "instruction": "Ruby style",  # given for *.rb only
+    }
+    two_languages.gateway.responder = lambda request: json.dumps({"findings": [finding]})
+    two_languages.review(verify=False)
+    (thread,) = [
+        d
+        for d in two_languages.gitlab.discussions(two_languages.pid, two_languages.iid)
+        if d["notes"][0].get("position")
+    ]
+    assert "instruction" not in thread["notes"][0]["body"]

@@ -48,7 +48,13 @@ def test_the_owner_team_and_every_file_apply_in_order(store: PromptStore) -> Non
     rules = repository_rules(store, files.get)
     assert rules.policy.team == "group:default/payments"
     assert rules.policy.sources == ("teams/payments.yaml", ".ai-review.yaml", "AGENTS.md")
-    assert rules.policy.instructions == "Money is Decimal. Prefer pathlib. Queries go through db.execute."
+    assert rules.policy.instructions == "Money is Decimal. Prefer pathlib."
+    (agents,) = rules.policy.named  # the root AGENTS.md: a named instruction for every file
+    assert (agents.name, agents.text, agents.file_filters) == (
+        "AGENTS.md",
+        "Queries go through db.execute.",
+        (),
+    )
     assert rules.policy.thresholds.max_comments == 5
     assert rules.service is not None and rules.service.name == "app" and rules.notes == ()
 
@@ -58,9 +64,7 @@ def test_a_team_given_wins_over_the_catalog(store: PromptStore) -> None:
     assert rules.policy.team == "search" and rules.policy.sources == ()
 
 
-@pytest.mark.parametrize(
-    "config", ["aspects: [poetry]\n", "nonsense: 1\n", "- a list\n", "key: [unclosed\n"]
-)
+@pytest.mark.parametrize("config", ["aspects: [poetry]\n", "nonsense: 1\n", "- a list\n", "key: [unclosed\n"])
 def test_a_broken_repository_file_is_noted_and_the_team_rules_stay(store: PromptStore, config: str) -> None:
     files = {"catalog-info.yaml": CATALOG, ".ai-review.yaml": config, "AGENTS.md": "# Agents\nRun make.\n"}
     rules = repository_rules(store, files.get)
