@@ -373,5 +373,7 @@ def _summary(
             unreviewed=analysis.failed_paths,
             off_diff=analysis.off_diff,
             mask=analysis.masker,
+            second_look_dropped=len(analysis.second_look.dropped),
+            second_look_problem=analysis.second_look.problem,
         )
     )

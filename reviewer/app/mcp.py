@@ -82,6 +82,7 @@ class ReportedFinding(BaseModel):
     body: str
     suggestion: str | None
     source: str
+    instruction: str  # the team's named instruction the finding follows; "" for none
 
 
 class ReviewResult(BaseModel):
@@ -126,6 +127,10 @@ class ReviewTools:
             notes.append("no model gateway configured: deterministic checks only (REVIEWER_LLM_BASE_URL)")
         notes.extend(mask(str(failure)) for failure in analysis.failures)
         notes.extend(mask(f"not reviewed: {s.path} ({s.reason})") for s in analysis.plan.skipped)
+        if analysis.second_look.dropped:
+            notes.append(f"{len(analysis.second_look.dropped)} findings dropped on a second look")
+        if analysis.second_look.problem:
+            notes.append(mask(analysis.second_look.problem))
         if analysis.over_cap:
             notes.append(f"{len(analysis.over_cap)} more findings over the team's limit of comments")
         return ReviewResult(
@@ -212,6 +217,7 @@ def _reported(finding: Finding, mask: Any) -> ReportedFinding:
         body=mask(finding.body),
         suggestion=mask(finding.suggestion) if finding.suggestion is not None else None,
         source=finding.source,
+        instruction=finding.instruction or "",
     )
 
 

@@ -19,6 +19,7 @@ from reviewer.review.findings import Thresholds
 from reviewer.review.planning import PlanConfig
 from reviewer.review.prompts import PromptStore
 from reviewer.review.tokens import default_counter
+from reviewer.review.verify import SecondLookConfig
 
 
 @dataclass
@@ -90,6 +91,7 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
         counter=default_counter(cache_dir=settings.tokenizer_cache),
         concurrency=settings.llm_concurrency,
         enclosing=EnclosingConfig(settings.enclosing_context, settings.enclosing_function_tokens),
+        second=SecondLookConfig(settings.verify, settings.llm_verify_model, settings.verify_min_severity),
     )
 
 

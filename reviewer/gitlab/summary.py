@@ -2,7 +2,8 @@
 
 It says what was reviewed and how (head, tier, aspects, prompt versions), what was found, every
 finding that could not go inline and why, how many findings were dropped for naming no file of the
-MR, every file that was not reviewed and why, what failed, and what it cost. A clean MR gets a short
+MR or dropped on a second look, every file that was not reviewed and why, what failed, and what it
+cost. A clean MR gets a short
 note and no inline noise.
 """
 
@@ -36,3 +37,5 @@ class SummaryInput:
     unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
     off_diff: int = 0  # model findings dropped: their path is no file of the MR
     mask: Callable[[str], str] | None = None  # the review's secret masker, run over every piece
+    second_look_dropped: int = 0  # model findings the second look dropped: never posted
+    second_look_problem: str = ""  # why the second look could not check (every finding was kept)

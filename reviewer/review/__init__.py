@@ -27,6 +27,12 @@ if TYPE_CHECKING:
         parse_answer,
         to_record,
     )
+    from reviewer.review.instructions import (
+        Instruction,
+        RepositoryInstructions,
+        describe_instructions,
+        read_instructions,
+    )
     from reviewer.review.local import analyse_local_diff, review_local_diff
     from reviewer.review.memory import Ledger, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
@@ -36,10 +42,12 @@ if TYPE_CHECKING:
         apply_overrides,
         describe_prompts,
         parse_overrides,
+        with_instructions,
     )
     from reviewer.review.report import render_report
     from reviewer.review.repository import RepositoryRules, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
+    from reviewer.review.verify import SecondLookConfig
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -49,13 +57,16 @@ __all__ = [
     "Explanation",
     "Failure",
     "Finding",
+    "Instruction",
     "Ledger",
     "ModelChoice",
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
     "PromptStore",
+    "RepositoryInstructions",
     "RepositoryRules",
+    "SecondLookConfig",
     "Severity",
     "Side",
     "Skipped",
@@ -68,6 +79,7 @@ __all__ = [
     "apply_overrides",
     "code_hash",
     "default_counter",
+    "describe_instructions",
     "describe_prompts",
     "evaluate",
     "explain_finding",
@@ -75,11 +87,13 @@ __all__ = [
     "load_cases",
     "parse_answer",
     "parse_overrides",
+    "read_instructions",
     "render_evaluation",
     "render_report",
     "repository_rules",
     "review_local_diff",
     "to_record",
+    "with_instructions",
 ]
 
 __getattr__ = lazy_exports(
@@ -101,12 +115,26 @@ __getattr__ = lazy_exports(
             "parse_answer",
             "to_record",
         ),
+        "instructions": (
+            "Instruction",
+            "RepositoryInstructions",
+            "describe_instructions",
+            "read_instructions",
+        ),
         "local": ("analyse_local_diff", "review_local_diff"),
         "memory": ("Ledger", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
-        "prompts": ("PromptStore", "TeamPolicy", "apply_overrides", "describe_prompts", "parse_overrides"),
+        "prompts": (
+            "PromptStore",
+            "TeamPolicy",
+            "apply_overrides",
+            "describe_prompts",
+            "parse_overrides",
+            "with_instructions",
+        ),
         "report": ("render_report",),
         "repository": ("RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
+        "verify": ("SecondLookConfig",),
     },
 )

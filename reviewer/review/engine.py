@@ -29,6 +29,7 @@ from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_an
 from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review, reviewed_files
 from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
+from reviewer.review.verify import SecondLook, SecondLookConfig, second_look
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Analysis:
     off_diff: int = 0  # model findings dropped because their path is no file of the diff
     masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
     head_texts: Mapping[str, str | None] = field(default_factory=dict)  # reviewed files at head
+    second_look: SecondLook = field(default_factory=SecondLook)  # what it checked and dropped
 
     @property
     def complete(self) -> bool:
@@ -107,6 +109,7 @@ class Engine:
     counter: TokenCounter
     concurrency: int = 8
     enclosing: EnclosingConfig = field(default_factory=EnclosingConfig)
+    second: SecondLookConfig = field(default_factory=SecondLookConfig)  # off unless configured
 
     def analyse(
         self,
@@ -178,6 +181,15 @@ class Engine:
         placed = [_place(index, f, secrets.masker) for f in on_diff]
         placement_of = {id(f): p for f, p in placed}
         kept, over_cap = select([f for f, _ in placed], policy.thresholds)
+        kept, look = self._second_look(
+            kept,
+            anchor_files if anchor_files is not None else files,
+            texts,
+            secrets.masker,
+            {**(metadata or {}), "trigger": "second-look"},
+            answers,
+        )
+        usage, spent = usage + look.usage, spent + look.spent
         return Analysis(
             plan=plan,
             placed=[(f, placement_of[id(f)]) for f in kept],
@@ -194,6 +206,32 @@ class Engine:
             off_diff=len(found) - len(on_diff),
             masker=secrets.masker,
             head_texts=texts,
+            second_look=look,
+        )
+
+    def _second_look(
+        self,
+        kept: list[Finding],
+        files: Sequence[FileDiff],
+        texts: Mapping[str, str | None],
+        masker: Callable[[str], str],
+        metadata: Mapping[str, str | int | float | bool],
+        answers: AnswerStore | None,
+    ) -> tuple[list[Finding], SecondLook]:
+        if not self.second.enabled or self.llm is None:
+            return kept, SecondLook()
+        first = self.second.model or self.models.lite or self.models.default
+        return second_look(
+            kept,
+            llm=self.llm,
+            prompts=self.prompts,
+            models=list(dict.fromkeys([first, *self.models.fallbacks])),
+            files=files,
+            texts=texts,
+            masker=masker,
+            config=self.second,
+            metadata=metadata,
+            answers=answers,
         )
 
     def _run_aspects(

@@ -140,6 +140,23 @@ class PromptStore:
             version=self.version(aspect, policy),
         )
 
+    def render_second_look(self, findings: str) -> RenderedPrompt:
+        """The messages of the second look (``reviewer.review.verify``): ``verify.j2`` as the
+        system message, the findings with their code as the user's."""
+        if not (self.root / "verify.j2").is_file():
+            raise ConfigError(f"REVIEWER_PROMPTS_DIR={self.root} has no verify.j2 (the second look's prompt)")
+        try:
+            system = self._env.get_template("verify.j2").render()
+        except TemplateError as exc:
+            raise ConfigError(f"prompt template error in {self.root}: {exc}") from exc
+        return RenderedPrompt(
+            messages=[
+                {"role": "system", "content": system.strip()},
+                {"role": "user", "content": f"<findings>\n{findings}\n</findings>"},
+            ],
+            version=hashlib.sha256(f"{self._template_hash}second-look".encode()).hexdigest()[:12],
+        )
+
     def version(self, aspect: str, policy: TeamPolicy) -> str:
         """A hash of the templates and of everything the team and the repository ask, their named
         instructions included: a change to any of them is a new version."""

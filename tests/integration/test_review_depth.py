@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.gateway_server import FakeGateway
+from fakes.gateway_server import FakeGateway, error
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 
@@ -232,3 +232,111 @@ def test_a_finding_cannot_claim_an_instruction_nobody_gave_for_its_file(two_lang
         if d["notes"][0].get("position")
     ]
     assert "instruction" not in thread["notes"][0]["body"]
+
+
+# -- the second look ---------------------------------------------------------------------------------
+
+
+def _two_findings(request: dict[str, Any]) -> str:
+    """The review call finds two things; the second look keeps the first and drops the second."""
+    user = request["messages"][-1]["content"]
+    if user.startswith("<findings>"):
+        return json.dumps(
+            {
+                "verdicts": [
+                    {"id": 1, "keep": True, "reason": "The factor changes every total."},
+                    {"id": 2, "keep": False, "reason": "The rate is a class constant: no None here."},
+                ]
+            }
+        )
+    findings = [
+        {
+            "path": "app/billing.py",
+            "line": 50,
+            "severity": "high",
+            "category": "style",
+            "title": "Doubles every step",
+        },
+        {
+            "path": "app/billing.py",
+            "line": 74,
+            "severity": "medium",
+            "category": "style",
+            "title": "rate may be None",
+        },
+    ]
+    return json.dumps(
+        {"findings": [{**f, "side": "new", "body": "Why.", "confidence": 0.9} for f in findings]}
+    )
+
+
+def test_the_second_look_sees_the_code_around_each_finding_and_what_it_drops_is_never_posted(
+    billing: Stack,
+) -> None:
+    from reviewer.app import metrics
+    from reviewer.app.review_metrics import PrometheusObserver
+
+    billing.gateway.responder = _two_findings
+    before = metrics.REGISTRY.get_sample_value(
+        "reviewer_second_look_findings_total", {"team": "unknown", "verdict": "dropped"}
+    )
+    config = Settings(
+        llm_base_url=billing.gateway.base_url,
+        llm_api_key="k",
+        llm_max_attempts=1,
+        llm_lite_model="lite-model",
+        _env_file=None,
+    )
+    client = GitLabClient(billing.gitlab.url, billing.gitlab.token, max_retries=1)
+    outcome = review_merge_request(
+        build_engine(config),
+        client,
+        ReviewRequest(billing.pid, billing.iid, "manual"),
+        observer=PrometheusObserver(),
+    )
+
+    assert outcome.status == "reviewed" and outcome.inline == 1
+    (thread,) = [
+        d for d in billing.gitlab.discussions(billing.pid, billing.iid) if d["notes"][0].get("position")
+    ]
+    assert "Doubles every step" in thread["notes"][0]["body"]
+    assert "rate may be None" not in json.dumps(billing.gitlab.notes(billing.pid, billing.iid))
+    assert "1 finding dropped on a second look." in billing.summary()
+    (look,) = [r for r in billing.gateway.requests if r.messages[-1]["content"].startswith("<findings>")]
+    assert look.model == "lite-model"  # REVIEWER_LLM_VERIFY_MODEL unset: the lite model
+    sent = look.messages[-1]["content"]
+    assert (
+        "   50>         total += step_40(order) * 2" in sent
+        and "   44          total += step_34(order)" in sent
+    )
+    assert "   74>         base = amount * self.rate * 1.2" in sent and PASSWORD not in sent
+    after = metrics.REGISTRY.get_sample_value(
+        "reviewer_second_look_findings_total", {"team": "unknown", "verdict": "dropped"}
+    )
+    assert (after or 0) - (before or 0) == 1
+    assert outcome.usage.calls == 2  # the review's call and the second look's, both counted
+
+
+def test_a_failed_second_look_keeps_every_finding_and_the_summary_says_so(billing: Stack) -> None:
+    def review_then_fail(request: dict[str, Any]) -> Any:
+        if request["messages"][-1]["content"].startswith("<findings>"):
+            return error(503)
+        return _two_findings(request)
+
+    billing.gateway.responder = review_then_fail
+    outcome = billing.review(llm_verify_model="verify-model")
+
+    assert outcome.status == "reviewed" and outcome.inline == 2
+    summary = billing.summary()
+    assert "dropped on a second look" not in summary
+    assert "Not checked: the second look failed" in summary and "every finding was kept" in summary
+    assert [
+        r.model for r in billing.gateway.requests if r.messages[-1]["content"].startswith("<findings>")
+    ] == ["verify-model"]
+
+
+def test_the_second_look_is_off_by_configuration(billing: Stack) -> None:
+    billing.gateway.responder = _two_findings
+    outcome = billing.review(verify=False)
+    assert outcome.inline == 2
+    assert not any(r.messages[-1]["content"].startswith("<findings>") for r in billing.gateway.requests)
