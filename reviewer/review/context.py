@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reviewer.diff.parsing import DiffLine, FileDiff, FileStatus, Hunk, LineKind
 from reviewer.review.outline import Definition, Kind, outline
@@ -34,6 +34,13 @@ class EnclosingConfig:
 class _File:
     lines: tuple[str, ...]
     definitions: tuple[Definition, ...]
+    costs: dict[tuple[int, int], int] = field(default_factory=dict)  # tokens of each function
+
+    def cost(self, function: Definition, count: Callable[[str], int]) -> int:
+        key = (function.first, function.last)
+        if key not in self.costs:
+            self.costs[key] = count("\n".join(self.lines[function.first - 1 : function.last]))
+        return self.costs[key]
 
 
 class EnclosingContext:
@@ -72,9 +79,10 @@ class EnclosingContext:
                 shown.difference_update(range(other.new_start, other.new_start + other.new_len))
         return {n: parsed.lines[n - 1] for n in sorted(shown) if n <= len(parsed.lines)}
 
-    def _lines_of(self, parsed: _File, hunk: Hunk) -> set[int]:
+    def _lines_of(self, parsed: _File, hunk: Hunk, *, shared_budget: bool = True) -> set[int]:
         """The signatures of the definitions enclosing the hunk's changes, and its innermost
-        enclosing functions whole while they fit the budget."""
+        enclosing functions whole while they fit the budget (``shared_budget``: together; else
+        each on its own)."""
         positions = changed_positions(hunk)
         enclosing = [d for d in parsed.definitions if any(d.contains(n) for n in positions)]
         shown: set[int] = set()
@@ -84,27 +92,23 @@ class EnclosingContext:
         budget = self._config.function_tokens
         for function in _innermost_functions(enclosing, positions):
             body = range(function.first, min(function.last, len(parsed.lines)) + 1)
-            cost = self._count("\n".join(parsed.lines[n - 1] for n in body))
+            cost = parsed.cost(function, self._count)
             if cost <= budget:
                 shown.update(body)
-                budget -= cost
+                budget -= cost if shared_budget else 0
         return shown
 
     def scanned_lines(self, files: Iterable[FileDiff]) -> list[FileDiff]:
-        """Every line of ``files`` that ``around`` can bring along (each enclosing definition
-        whole, whatever the budget), as unchanged lines: what the secrets detector must scan
-        before any of it is sent."""
+        """Every line of ``files`` that ``around`` can bring along (each hunk's signatures, and
+        each enclosing function that fits the budget on its own, whatever the others took), as
+        unchanged lines: what the secrets detector must scan before any of it is sent."""
         scanned = []
         for file in files:
             parsed = self._file(file)
             if parsed is None:
                 continue
-            numbers: set[int] = set()
-            for hunk in file.hunks:
-                positions = changed_positions(hunk)
-                for d in parsed.definitions:
-                    if any(d.contains(n) for n in positions):
-                        numbers.update(range(d.first, min(d.last, len(parsed.lines)) + 1))
+            numbers = {n for hunk in file.hunks for n in self._lines_of(parsed, hunk, shared_budget=False)}
+            numbers = {n for n in numbers if n <= len(parsed.lines)}
             if numbers:
                 lines = tuple(
                     DiffLine(LineKind.CONTEXT, None, n, parsed.lines[n - 1]) for n in sorted(numbers)

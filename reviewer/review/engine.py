@@ -134,10 +134,13 @@ class Engine:
         if policy.ignore_paths:
             config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
         texts: Mapping[str, str | None] = {}
+        reviewed = reviewed_files(files, config)
         if head_files is not None and self.enclosing.enabled:
-            paths = [f.new_path for f in reviewed_files(files, config) if f.status is not FileStatus.DELETED]
+            paths = [f.new_path for f in reviewed if f.status is not FileStatus.DELETED]
             texts = read_all(head_files, paths, concurrency=self.concurrency)
-        enclosing = EnclosingContext(texts, self.enclosing, self.counter.count)
+        enclosing = EnclosingContext(
+            texts, _enclosing_for(reviewed, config, self.enclosing), self.counter.count
+        )
         # Lines of the head that may be sent are scanned for secrets with the diff's own.
         secrets = scan_secrets([*files, *enclosing.scanned_lines(files)])
         plan = plan_review(
@@ -301,6 +304,13 @@ def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
     if sensitive:
         return list(aspects)
     return ["+".join(aspects)]
+
+
+def _enclosing_for(files: Sequence[FileDiff], plan: PlanConfig, config: EnclosingConfig) -> EnclosingConfig:
+    """In a large MR (over ``lite_max_lines`` changed lines, where the planner keeps fewer
+    unchanged lines too) every line sent costs: signatures only, no function whole."""
+    changed = sum(1 for f in files for h in f.hunks for ln in h.lines if ln.kind is not LineKind.CONTEXT)
+    return replace(config, function_tokens=0) if changed > plan.lite_max_lines else config
 
 
 def _named_as_given(findings: Sequence[Finding], policy: TeamPolicy) -> list[Finding]:

@@ -9,7 +9,8 @@ A case is a unified diff ``NAME.diff`` beside ``NAME.expected.yaml`` (or ``.json
 
 The engine reviews every case exactly as it reviews a merge request (same planning, prompts,
 team policy, thresholds, second look). With the second look on, the findings it dropped are scored
-too: precision and recall with and without it, from the same answers. A finding matches an expected one on the same path and side, within
+too: precision and recall with and without it, from the same answers. A finding matches an
+expected one on the same path and side, within
 ``tolerance`` lines, and of the same aspect when the case names one; each matches at most once.
 """
 

@@ -49,7 +49,7 @@ class SecondLookConfig:
     enabled: bool = False
     model: str | None = None  # None: the review's lite model (or its default)
     min_severity: Severity = Severity.INFO  # findings below it are kept unchecked
-    lines_around: int = 6
+    lines_around: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ def _entry(number: int, finding: Finding, code: list[str], mask: Callable[[str],
         f"[{number}] {finding.path}:{finding.line}{end} ({finding.side.value} side) "
         f"{finding.severity.value} {finding.aspect}: {' '.join(finding.title.split())}"
     )
-    lines = [mask(head), *(f"    {mask(line)}" for line in finding.body.strip().splitlines()[:6])]
+    lines = [mask(head), *(f"    {mask(line)}" for line in finding.body.strip().splitlines()[:3])]
     lines += ["  code:", *(mask(line) for line in code)] if code else ["  code: (not available)"]
     return "\n".join(lines)
 

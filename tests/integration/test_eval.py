@@ -125,3 +125,30 @@ def test_prompts_show_and_check(
     assert "ok   payments" in capsys.readouterr().out
     (prompts / "teams" / "broken.yaml").write_text("aspects: [poetry]\n")
     assert main(["prompts", "check"]) == 2
+
+
+def test_prompts_show_for_a_repository_says_which_instruction_applies_to_which_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakes.gitrepo import GitRepo
+
+    duo = (
+        "instructions:\n  - name: Ruby style\n"
+        '    fileFilters: ["*.rb", "!spec/**"]\n    instructions: Use keyword arguments.\n'
+    )
+    files = {
+        ".gitlab/duo/mr-review-instructions.yaml": duo,
+        "app/AGENTS.md": "## Review guidelines\nControllers stay thin.\n",
+        "app/user.rb": "class User; end\n",
+        "spec/user_spec.rb": "describe User\n",
+        "lib/x.py": "x = 1\n",
+    }
+    repo = GitRepo.create(tmp_path / "repo", files=files)
+    assert main(["prompts", "show", "--repo-config", str(repo.path)]) == 0
+    out = capsys.readouterr().out
+    assert '- "Ruby style" (for *.rb, !spec/**): Use keyword arguments.' in out  # in the system prompt
+    assert (
+        "- 'Ruby style' from .gitlab/duo/mr-review-instructions.yaml (fileFilters *.rb, !spec/**): "
+        "1 of 5 files\n    app/user.rb\n" in out
+    )
+    assert "- 'app/AGENTS.md' from app/AGENTS.md (fileFilters /app/**): 2 of 5 files" in out

@@ -307,7 +307,7 @@ def test_the_second_look_sees_the_code_around_each_finding_and_what_it_drops_is_
     sent = look.messages[-1]["content"]
     assert (
         "   50>         total += step_40(order) * 2" in sent
-        and "   44          total += step_34(order)" in sent
+        and "   46          total += step_36(order)" in sent
     )
     assert "   74>         base = amount * self.rate * 1.2" in sent and PASSWORD not in sent
     after = metrics.REGISTRY.get_sample_value(
