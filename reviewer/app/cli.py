@@ -123,8 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument(
         "--repo-config",
         metavar="PATH",
-        help="a repository's .ai-review.yaml to apply too, or a local repository: its rules at HEAD "
-        "and which of its instructions (Duo's file, AGENTS.md) apply to which files",
+        help="a .ai-review.yaml to apply, or a repository: which rules apply where",
     )
     prompts.set_defaults(run=_prompts)
 
@@ -154,6 +153,7 @@ def _logging(level: str) -> None:
 
 
 def _review(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.app.local_git import LocalRepository
     from reviewer.app.services import build_catalog, build_engine, build_gitlab
     from reviewer.review.local import review_local_diff
 
@@ -161,7 +161,7 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         if args.project:
             raise ReviewerError("give either PROJECT MR_IID, or --diff/--git, not both")
         text = _read_diff(args.diff, args.git)
-        head_files = _local_head(args.git) if args.git else None
+        head_files = LocalRepository.open(".").head_reader(args.git) if args.git else None
         report, worst = review_local_diff(
             build_engine(settings), text, fmt=args.format, head_files=head_files
         )
@@ -210,13 +210,6 @@ def _read_diff(path: str | None, rev_range: str | None) -> str:
             raise ReviewerError(f"cannot read {path}: {exc.strerror}") from None
     assert rev_range is not None
     return _git_diff(rev_range)
-
-
-def _local_head(rev_range: str) -> Callable[[str], str | None]:
-    """The files of the current repository as the range's new side has them."""
-    from reviewer.app.local_git import LocalRepository
-
-    return LocalRepository.open(".").head_reader(rev_range)
 
 
 def _git_diff(rev_range: str) -> str:
@@ -336,76 +329,19 @@ def _demo_review(settings: Settings) -> None:
     print(f"reviewer: review of the last commit (git diff HEAD~1..HEAD):\n{report}", flush=True)
 
 
-# -- prompts and eval ------------------------------------------------------------------------
+# -- prompts and eval (reviewer.app.tuning) ---------------------------------------------------
 
 
 def _prompts(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import thresholds
-    from reviewer.review.prompts import PromptStore, describe_prompts, parse_overrides
+    from reviewer.app.tuning import show_prompts
 
-    store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
-    if args.action == "check":
-        teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
-        for team in [None, *teams]:
-            policy = store.policy(team)
-            for aspect in ("security", "style", "security+style"):
-                store.render(aspect, policy, diff="", title="check")
-            version = store.version("security+style", policy)
-            print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
-        return 0
-    if args.repo_config and Path(args.repo_config).is_dir():
-        print(_repository_prompts(store, Path(args.repo_config), args.team, args.aspect))
-        return 0
-    overrides = None
-    if args.repo_config:
-        overrides = parse_overrides(
-            Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
-        )
-    print(describe_prompts(store, store.policy(args.team, overrides), args.aspect))
-    return 0
-
-
-def _repository_prompts(store: Any, root: Path, team: str | None, aspect: str) -> str:
-    """What a local repository's own files (at HEAD) make of a team's prompts: its .ai-review.yaml,
-    then which of its named instructions (Duo's file, AGENTS.md) reach the calls of which files."""
-    from reviewer.app.local_git import LocalRepository
-    from reviewer.review.instructions import RepositoryInstructions, describe_instructions
-    from reviewer.review.prompts import describe_prompts
-    from reviewer.review.repository import repository_rules
-
-    local = LocalRepository.open(root)
-    tracked = local.files("HEAD")
-    present = set(tracked)
-
-    def read(path: str) -> str | None:
-        return local.read("HEAD", path) if path in present else None
-
-    rules = repository_rules(store, read, team=team, paths=tracked)
-    named = RepositoryInstructions(rules.policy.named, rules.notes)
-    return "\n".join(
-        [describe_prompts(store, rules.policy, aspect), "", describe_instructions(named, tracked)]
-    )
+    return show_prompts(settings, args.action, args.team, args.aspect, args.repo_config)
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import build_engine
-    from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
+    from reviewer.app.tuning import evaluate_prompts
 
-    if not settings.llm_configured:
-        print("reviewer: no gateway configured: only the deterministic checks are measured", file=sys.stderr)
-    cases = load_cases(args.cases)
-    runs = [("", settings)]
-    if args.compare_prompts:
-        runs.append(
-            (str(args.compare_prompts), settings.model_copy(update={"prompts_dir": args.compare_prompts}))
-        )
-    failed = False
-    for label, run_settings in runs:
-        engine = build_engine(run_settings)
-        result = evaluate(engine, cases, engine.prompts.policy(args.team), tolerance=args.tolerance)
-        print(render_evaluation(result, label or str(run_settings.prompts_dir)))
-        failed |= result.total.precision < args.min_precision or result.total.recall < args.min_recall
-    return 1 if failed else 0
+    return evaluate_prompts(settings, args)
 
 
 # -- mcp -------------------------------------------------------------------------------------

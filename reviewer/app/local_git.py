@@ -9,7 +9,7 @@ driver, no fsmonitor hook.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from reviewer.errors import ReviewerError
@@ -87,9 +87,11 @@ class LocalRepository:
         except OSError:
             return None
 
-    def reader(self, revision: str) -> Callable[[str], str | None]:
-        """Files as ``revision`` has them: path -> text, or None when it has no such file."""
-        return lambda path: self.read(revision, path)
+    def reader(self, revision: str, *, only: Collection[str] | None = None) -> Callable[[str], str | None]:
+        """Files as ``revision`` has them: path -> text, or None when it has no such file (or,
+        with ``only``, the path is not one of those: no git process is started for it)."""
+        wanted = set(only) if only is not None else None
+        return lambda path: self.read(revision, path) if wanted is None or path in wanted else None
 
     def files(self, revision: str = "HEAD") -> list[str]:
         """The paths of every file ``revision`` holds."""

@@ -1,6 +1,8 @@
 """The review itself: planning and risk tiers, chunking, token counting, prompts, the engine that asks
 the model aspects in parallel, findings and their merge, reports, evaluation, the deterministic detectors
-(``reviewer.review.detectors``), and what a review remembers (``memory``: Protocols the app layer implements).
+(``reviewer.review.detectors``), and what a review remembers (``memory``: Protocols the app layer implements);
+review depth: each hunk's enclosing context (``context``, ``outline``), the instructions a repository
+already writes (``instructions``), and the second look before publishing (``verify``).
 
 Rule: computation over a diff handed in; no GitLab, web framework, Redis, Celery or metrics; the
 model is reached only through ``reviewer.model``.
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
         with_instructions,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import RepositoryRules, repository_rules
+    from reviewer.review.repository import RepositoryRules, describe_repository, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
     from reviewer.review.verify import SecondLookConfig
 
@@ -81,6 +83,7 @@ __all__ = [
     "default_counter",
     "describe_instructions",
     "describe_prompts",
+    "describe_repository",
     "evaluate",
     "explain_finding",
     "from_record",
@@ -129,11 +132,12 @@ __getattr__ = lazy_exports(
             "TeamPolicy",
             "apply_overrides",
             "describe_prompts",
+            "describe_repository",
             "parse_overrides",
             "with_instructions",
         ),
         "report": ("render_report",),
-        "repository": ("RepositoryRules", "repository_rules"),
+        "repository": ("RepositoryRules", "describe_repository", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
         "verify": ("SecondLookConfig",),
     },

@@ -16,10 +16,29 @@ from typing import Any
 
 from reviewer.catalog import ServiceCatalog, ServiceContext
 from reviewer.errors import ConfigError
-from reviewer.review.instructions import AGENTS_FILE, read_instructions, review_guidelines
-from reviewer.review.prompts import PromptStore, TeamPolicy, parse_overrides, with_instructions
+from reviewer.review.instructions import (
+    AGENTS_FILE,
+    RepositoryInstructions,
+    describe_instructions,
+    read_instructions,
+    review_guidelines,
+)
+from reviewer.review.prompts import (
+    PromptStore,
+    TeamPolicy,
+    describe_prompts,
+    parse_overrides,
+    with_instructions,
+)
 
-__all__ = ["AGENTS_FILE", "REPO_CONFIG_FILE", "RepositoryRules", "repository_rules", "review_guidelines"]
+__all__ = [
+    "AGENTS_FILE",
+    "REPO_CONFIG_FILE",
+    "RepositoryRules",
+    "describe_repository",
+    "repository_rules",
+    "review_guidelines",
+]
 
 REPO_CONFIG_FILE = ".ai-review.yaml"
 
@@ -58,6 +77,23 @@ def repository_rules(
     found = read_instructions(read, paths)
     notes.extend(found.notes)
     return RepositoryRules(with_instructions(policy, found.items), service, tuple(notes))
+
+
+def describe_repository(
+    prompts: PromptStore,
+    read: Callable[[str], str | None],
+    paths: Sequence[str],
+    team: str | None = None,
+    aspect: str = "security+style",
+) -> str:
+    """What a repository's own files make of a team's prompts (``reviewer prompts show
+    --repo-config REPO``): the prompt with its ``.ai-review.yaml``, then which of its named
+    instructions (Duo's file, AGENTS.md) reach the calls of which of ``paths``."""
+    rules = repository_rules(prompts, read, team=team, paths=paths)
+    named = RepositoryInstructions(rules.policy.named, rules.notes)
+    return "\n".join(
+        [describe_prompts(prompts, rules.policy, aspect), "", describe_instructions(named, paths)]
+    )
 
 
 def _repo_overrides(read: Callable[[str], str | None], notes: list[str]) -> Mapping[str, Any]:
