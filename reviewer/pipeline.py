@@ -259,14 +259,14 @@ def _instructions(
 
 
 def _file_reader(gitlab: GitLabClient, info: MergeRequestInfo, ref: str) -> Callable[[str], str | None]:
-    """Files as ``ref`` has them, for the enclosing context of each hunk and the second look: a
-    file GitLab cannot give is left without that context (the review goes on)."""
+    """Files as ``ref`` has them (the head's for enclosing context and the second look, the target
+    branch's for instructions): a file GitLab refuses counts as absent, and the review goes on."""
 
     def read(path: str) -> str | None:
         try:
             return gitlab.read_file(info.project_id, path, ref)
         except GitLabError as exc:
-            log.info("no enclosing context for %s of %s: %s", path, info.project_path, exc)
+            log.info("cannot read %s of %s at %s: %s", path, info.project_path, ref[:12], exc)
             return None
 
     return read

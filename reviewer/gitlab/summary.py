@@ -2,9 +2,8 @@
 
 It says what was reviewed and how (head, tier, aspects, prompt versions), what was found, every
 finding that could not go inline and why, how many findings were dropped for naming no file of the
-MR or dropped on a second look, every file that was not reviewed and why, what failed, and what it
-cost. A clean MR gets a short
-note and no inline noise.
+MR or on a second look, every file that was not reviewed and why, what failed, and what it cost. A
+clean MR gets a short note and no inline noise.
 """
 
 from __future__ import annotations
