@@ -230,7 +230,8 @@ def _utc(timestamp: float | None) -> str:
 
 
 def _usd(amount: float) -> str:
-    return f"${amount:,.4f}"
+    """Dollars to the cent's hundredth; below a cent, to six places (a small model's review)."""
+    return f"${amount:,.6f}" if 0 < amount < 0.01 else f"${amount:,.4f}"
 
 
 def _number(value: int) -> str:

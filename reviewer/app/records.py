@@ -4,7 +4,10 @@ Layout (prefix ``reviewer:records:``): the newest reviews of the installation in
 each team in ``team:{team}``, JSON records in capped lists (``KEEP`` each, newest first); the teams
 by their last review in the sorted set ``teams``; running totals of each team since its first
 record in the hash ``totals:{team}``; ``job:{id}`` marks a job already recorded, so a job whose
-outcome is written twice (a redelivered copy) counts once.
+outcome is written twice (a redelivered copy) counts once; ``projects`` holds each project's path
+and team as last recorded, for the jobs that stop before they know them (a review skipped because
+its head was reviewed already, one that failed before the catalog answered): they count for the
+team that owned the project at its last review.
 
 A record holds counts and masked text only (reviewer.app.recording masks it before it is built):
 no finding's text, no diff, no prompt. Losing one (Redis down when a review finishes) loses a line
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import redis
@@ -115,6 +118,7 @@ class ReviewRecords:
             f"{self._prefix}job:{record.job_id}", b"1", nx=True, ex=JOB_MARK_TTL_SECONDS
         ):
             return False
+        record = self._with_project(record)
         team = record.team[:MAX_TEAM_CHARS]
         raw = record.as_json().encode()
         totals = f"{self._prefix}totals:{team}"
@@ -132,6 +136,25 @@ class ReviewRecords:
         pipe.hincrbyfloat(totals, "cost", record.cost)
         pipe.execute()
         return True
+
+    def _with_project(self, record: ReviewRecord) -> ReviewRecord:
+        """``record`` with the project's path and team filled in from its last record when it has
+        none, or remembered for the next one when it has both."""
+        projects, key = f"{self._prefix}projects", str(record.project_id)
+        if record.team and record.project:
+            remembered = json.dumps({"team": record.team, "project": record.project})
+            self._redis.hset(projects, key, remembered.encode())
+            return record
+        raw = self._redis.hget(projects, key)
+        try:
+            known = json.loads(raw) if raw else {}
+            return replace(
+                record,
+                team=record.team or str(known["team"]),
+                project=record.project or str(known["project"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return record
 
     def recent(self, limit: int = 100, *, team: str | None = None) -> list[ReviewRecord]:
         """The newest records, of the installation or of one team."""
