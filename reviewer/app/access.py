@@ -1,8 +1,10 @@
 """Who may read the intake's pages (reviewer.app.pages).
 
 The pages are off unless ``REVIEWER_UI_TOKEN`` is set or the intake is bound to a loopback address
-(``REVIEWER_HOST`` 127.0.0.1, ::1 or localhost: only this machine reaches them). With a token, every
-request needs it, on loopback too (a reverse proxy on the same machine makes loopback public):
+(``REVIEWER_HOST`` 127.0.0.1, ::1 or localhost: only this machine reaches them). Without a token,
+a request must also name a loopback host in its ``Host`` header, so that a web page whose domain
+is re-pointed at 127.0.0.1 (DNS rebinding) cannot read them from the user's browser. With a token,
+every request needs it, on loopback too (a reverse proxy on the same machine makes loopback public):
 
 - ``Authorization: Bearer <token>``, for scripts; or
 - once ``?token=<token>`` in a browser: the answer sets a cookie and redirects to the same page
@@ -68,7 +70,9 @@ class TokenGate:
 
     def check(self, request: Request) -> Response | Denied | None:
         if not self._token:
-            return None
+            if is_loopback(request.url.hostname or ""):
+                return None
+            return Denied("without a token these pages answer only to 127.0.0.1, ::1 or localhost")
         given = request.query_params.get("token")
         if given is not None:
             if not _same(given, self._token):

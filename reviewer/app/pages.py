@@ -37,6 +37,7 @@ from reviewer.app.access import Denied, TokenGate, pages_enabled
 from reviewer.app.config import Settings
 from reviewer.app.records import KEEP, STATUSES, ReviewRecord, ReviewRecords
 from reviewer.app.team_stats import FeedbackStats, prompt_versions
+from reviewer.errors import ConfigError
 from reviewer.review.detectors.secrets import scan_text
 from reviewer.review.prompts import ASPECTS, PromptStore, TeamPolicy, describe_prompts
 
@@ -197,8 +198,8 @@ def _team_names(recorded: list[str], prompts: Callable[[], PromptStore]) -> list
     """The teams with records, then those with only a prompts file (under its file name)."""
     try:
         files = sorted(p.stem for p in (prompts().root / "teams").glob("*.yaml"))
-    except Exception as exc:  # the teams with records still deserve their page
-        log.warning("cannot list the prompts folder's teams: %s", type(exc).__name__)
+    except (ConfigError, OSError) as exc:  # the teams with records still deserve their page
+        log.warning("cannot list the prompts folder's teams: %s", exc)
         files = []
     known = {_file_name(team) for team in recorded}
     return recorded + [name for name in files if name not in known]

@@ -458,6 +458,7 @@ HOOK = {
     "project": {"id": 9},
     "object_attributes": {"iid": 4, "action": "open", "state": "opened", "last_commit": {"id": "c0ffee"}},
 }
+LOCAL = "http://127.0.0.1:8080"
 HOOK_HEADERS = {"X-Gitlab-Event": "Merge Request Hook", "X-Gitlab-Token": "hook-secret"}
 
 
@@ -480,7 +481,7 @@ def test_beyond_loopback_the_pages_are_off_without_a_token(
 ) -> None:
     settings = Settings(_env_file=None, host=host, ui_token=token)
     dead = connect(f"redis://127.0.0.1:{free_port()}/0")
-    with TestClient(_intake(settings, dead, tmp_path)) as intake:
+    with TestClient(_intake(settings, dead, tmp_path), base_url=LOCAL) as intake:
         assert intake.get("/ui/").status_code == (401 if on else 404)
         assert intake.get("/healthz").status_code == 200
 
@@ -488,7 +489,9 @@ def test_beyond_loopback_the_pages_are_off_without_a_token(
 def test_with_redis_down_a_page_says_so_and_the_webhooks_still_get_no_5xx(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, host="127.0.0.1")
     dead = connect(f"redis://127.0.0.1:{free_port()}/0")
-    with TestClient(_intake(settings, dead, tmp_path), raise_server_exceptions=False) as intake:
+    with TestClient(
+        _intake(settings, dead, tmp_path), base_url=LOCAL, raise_server_exceptions=False
+    ) as intake:
         page = intake.get("/ui/")
         delivery = intake.post("/webhooks/gitlab", json=HOOK, headers=HOOK_HEADERS)
 
@@ -507,7 +510,7 @@ def test_a_record_cannot_inject_markup_or_a_script_link(tmp_path: Path) -> None:
         )  # fmt: skip
         client.lpush("reviewer:records:recent", hostile.as_json().encode())  # as if another writer did
         settings = Settings(_env_file=None, host="127.0.0.1")
-        with TestClient(_intake(settings, client, tmp_path)) as intake:
+        with TestClient(_intake(settings, client, tmp_path), base_url=LOCAL) as intake:
             html = intake.get("/ui/").text
 
     assert "<script>" not in html and "<img" not in html and "<b>app" not in html and "<i>t" not in html

@@ -36,7 +36,7 @@ def test_pages_are_on_for_loopback_or_with_a_token(host: str, token: str | None,
     assert is_loopback(host) is (enabled and not token)
 
 
-def _client(token: str | None, *, base_url: str = "http://testserver") -> TestClient:
+def _client(token: str | None, *, base_url: str = "http://127.0.0.1:8080") -> TestClient:
     gate = TokenGate(token, cookie_path="/ui")
 
     async def page(request: Request) -> Response:
@@ -49,8 +49,22 @@ def _client(token: str | None, *, base_url: str = "http://testserver") -> TestCl
     return TestClient(app, base_url=base_url, follow_redirects=False)
 
 
-def test_without_a_token_configured_every_request_is_let_through() -> None:
-    assert _client(None).get("/ui/team").text == "the page"
+def test_without_a_token_configured_every_request_naming_a_loopback_host_is_let_through() -> None:
+    for base_url in ("http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"):
+        assert _client(None, base_url=base_url).get("/ui/team").text == "the page"
+
+
+def test_without_a_token_a_request_for_another_host_name_is_refused() -> None:
+    # A page of attacker.example whose name now resolves to 127.0.0.1 (DNS rebinding)
+    response = _client(None, base_url="http://attacker.example:8080").get("/ui/team")
+    assert response.status_code == 401
+    assert "127.0.0.1" in response.text
+    assert (
+        _client(TOKEN, base_url="http://reviewer.example")
+        .get("/ui/team", headers={"Authorization": f"Bearer {TOKEN}"})
+        .status_code
+        == 200
+    )  # with a token, any host name: the token is the check
 
 
 def test_with_a_token_a_request_without_it_is_refused() -> None:
