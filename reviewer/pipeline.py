@@ -88,7 +88,11 @@ class ReviewOutcome:
 
 
 class ReviewObserver(Protocol):
-    """What a review reports for counting (the app layer turns it into metrics)."""
+    """What a review reports for counting (the app layer turns it into metrics and records)."""
+
+    def opened(self, info: MergeRequestInfo) -> None:
+        """The merge request under review, as read before anything is decided."""
+        ...
 
     def analysed(self, team: str, analysis: Analysis) -> None:
         """The engine ran: ``analysis.spent`` is what its model calls cost, counted once."""
@@ -121,6 +125,8 @@ def _review(
     observer: ReviewObserver | None,
 ) -> ReviewOutcome:
     info, diff = gitlab.fetch_diff(request.project, request.iid)
+    if observer is not None:
+        observer.opened(info)
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)

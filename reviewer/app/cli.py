@@ -232,6 +232,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the pages check the bind
     # uvicorn stops gracefully on SIGTERM, then raises the signal again: exit through `finally`,
     # so that the embedded Redis and worker are stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -261,6 +262,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
+    from reviewer.app.access import pages_enabled
+
     def state(ok: bool, yes: str, no: str) -> str:
         return f"  [{'x' if ok else ' '}] {yes if ok else no}"
 
@@ -286,6 +289,12 @@ def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
             f"Model gateway: {settings.llm_base_url} ({settings.llm_model})",
             "Model gateway: not set, deterministic checks only "
             "(set REVIEWER_LLM_BASE_URL, REVIEWER_LLM_API_KEY, REVIEWER_LLM_MODEL)",
+        ),
+        state(
+            pages_enabled(host, settings.ui_token.get_secret_value() if settings.ui_token else None),
+            f"Pages: http://{host}:{port}/ui/"
+            + (" (open once with ?token=REVIEWER_UI_TOKEN)" if settings.ui_token else " (this machine only)"),
+            "Pages: off beyond loopback (set REVIEWER_UI_TOKEN to open /ui/ to token holders)",
         ),
         "  `reviewer doctor` checks each setting and connection; "
         "`reviewer review --git HEAD~1..HEAD` reviews a local change.",

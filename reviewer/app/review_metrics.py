@@ -5,6 +5,7 @@ metrics library."""
 from __future__ import annotations
 
 from reviewer.app import metrics
+from reviewer.gitlab.client import MergeRequestInfo
 from reviewer.pipeline import ReviewOutcome
 from reviewer.review.engine import Analysis
 
@@ -12,6 +13,9 @@ _COUNTED = ("reviewed", "partial", "superseded")
 
 
 class PrometheusObserver:
+    def opened(self, info: MergeRequestInfo) -> None:
+        """Nothing to count until the review has run."""
+
     def analysed(self, team: str, analysis: Analysis) -> None:
         """Tokens and cost of the model calls this run made (stored answers reused cost nothing)."""
         spent = analysis.spent

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from reviewer.review.memory import Ledger, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import (
+        ASPECTS,
         PromptStore,
         TeamPolicy,
         apply_overrides,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWER_SCHEMA",
+    "ASPECTS",
     "Analysis",
     "Engine",
     "Explanation",
@@ -101,7 +103,14 @@ __getattr__ = lazy_exports(
         "local": ("analyse_local_diff", "review_local_diff"),
         "memory": ("Ledger", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
-        "prompts": ("PromptStore", "TeamPolicy", "apply_overrides", "describe_prompts", "parse_overrides"),
+        "prompts": (
+            "ASPECTS",
+            "PromptStore",
+            "TeamPolicy",
+            "apply_overrides",
+            "describe_prompts",
+            "parse_overrides",
+        ),
         "report": ("render_report",),
         "repository": ("RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),

@@ -160,10 +160,11 @@ def test_doctor_holds_the_token_to_least_privilege(
 def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))}
     port = free_port()
-    env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port))
+    # The command line's --host is what the intake binds, and what decides whether the pages are on.
+    env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port), REVIEWER_HOST="0.0.0.0")
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers.main", "serve"],
+        [sys.executable, "-m", "workers.main", "serve", "--host", "127.0.0.1"],
         env=env,
         cwd=tmp_path,
         stdout=log.open("wb"),
@@ -180,6 +181,8 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
         forged = httpx.post(f"http://127.0.0.1:{port}/webhooks/gitlab", json={"object_kind": "merge_request"})
         assert forged.status_code == 401
+        pages = httpx.get(f"http://127.0.0.1:{port}/ui/")  # on loopback without a token: open
+        assert pages.status_code == 200 and "No review recorded yet" in pages.text
         (redis_server,) = [p for p in psutil.Process(process.pid).children() if "redis-server" in p.name()]
     finally:
         process.terminate()  # SIGTERM
@@ -188,6 +191,7 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     assert not redis_server.is_running() or redis_server.status() == psutil.STATUS_ZOMBIE
     text = log.read_text()
     assert "REVIEWER_GITLAB_URL" in text and "embedded" in text
+    assert f"Pages: http://127.0.0.1:{port}/ui/ (this machine only)" in text
     assert "Traceback" not in text
 
 
