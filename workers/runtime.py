@@ -67,6 +67,7 @@ def start_runtime(settings: Settings, *, start_worker: bool | None = None) -> Ru
                 "iid": job.iid,
                 "trigger": job.trigger,
                 "delivery": delivery,
+                "note_id": job.note_id,
             },
         )
         return str(result.id)

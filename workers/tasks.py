@@ -61,7 +61,7 @@ class ReviewTask(Task):
 
 @shared_task(bind=True, base=ReviewTask, name="reviewer.review_merge_request", max_retries=MAX_RETRIES)
 def review_merge_request_task(
-    self: Task, project_id: int, iid: int, trigger: str, delivery: str = ""
+    self: Task, project_id: int, iid: int, trigger: str, delivery: str = "", note_id: int | None = None
 ) -> dict[str, Any]:
     services, ledger = _current()
     if services.gitlab is None:
@@ -73,7 +73,7 @@ def review_merge_request_task(
         outcome = review_merge_request(
             services.engine,
             services.gitlab,
-            ReviewRequest(project_id, iid, trigger, delivery=delivery),
+            ReviewRequest(project_id, iid, trigger, delivery=delivery, note_id=note_id),
             ledger=ledger,
             catalog=services.catalog,
             observer=PrometheusObserver(),

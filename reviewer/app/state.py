@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from reviewer.review.findings import Finding, from_record, to_record
-from reviewer.review.memory import Unfinished
+from reviewer.review.memory import PublishState, Unfinished
 
 
 def connect(url: str) -> redis.Redis:
@@ -141,3 +141,15 @@ class ReviewLedger:
     def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
         """One review of an MR at a time: two at once would each post what the other has not yet."""
         return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)
+
+    def publish_state(self, project_id: int | str, iid: int) -> PublishState:
+        """How the MR's reviews are published (``reviewer.review.memory.PublishState``)."""
+        raw = self._redis.get(self._key(project_id, iid) + ":publish")
+        try:
+            return PublishState.from_record(json.loads(raw)) if raw else PublishState()
+        except (ValueError, KeyError, TypeError):
+            return PublishState()  # written by another version: the next review writes it anew
+
+    def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None:
+        record = json.dumps(state.as_record()).encode()
+        self._redis.set(self._key(project_id, iid) + ":publish", record, ex=REVIEW_TTL_SECONDS)

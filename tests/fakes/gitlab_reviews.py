@@ -53,6 +53,7 @@ class ReviewsApi:
         _ids: Any
         _users: dict[int, User]
         url: str
+        reject_positions: bool
 
         def _mr(self, project: int | str, iid: int | str) -> MergeRequest: ...
         def _project(self, ref: int | str) -> Project: ...
@@ -247,6 +248,8 @@ class ReviewsApi:
             return note
         if draft.position is not None:
             try:
+                if self.reject_positions:
+                    raise rules.PositionError(rules.LINE_CODE_ERROR, "reject_positions is set")
                 rules.validate_position(mr.latest.files, mr.latest.refs, draft.position)
             except rules.PositionError as error:
                 self._drop(mr, draft, error.reason)

@@ -548,10 +548,11 @@ class GitLabStandIn(ReviewsApi):
                     for note in self._all_notes(mr):
                         if note.author.id != self.bot.id:
                             continue
+                        web = self._mr_entity(mr, pending=False)["web_url"]
                         found = [
                             *(f"quick action /{c}" for c in gitlab_markdown.quick_actions(note.body)),
                             *(f"command line {c!r}" for c in gitlab_markdown.command_lines(note.body)),
-                            *gitlab_markdown.unsafe_markup(note.body),
+                            *gitlab_markdown.unsafe_markup(note.body, links_to=f"{web}#note_"),
                         ]
                         problems += [f"!{mr.iid} note {note.id}: {problem}" for problem in found]
         return problems
