@@ -19,6 +19,7 @@ from fakes.gitrepo import GitRepo
 from reviewer.app.config import Settings
 from reviewer.app.services import build_engine
 from reviewer.app.state import ReviewLedger
+from reviewer.catalog import ServiceCatalog
 from reviewer.gitlab.client import GitLabClient
 from reviewer.pipeline import ReviewObserver, ReviewOutcome, ReviewRequest, review_merge_request
 
@@ -93,8 +94,9 @@ class Scene:
         )
         client = GitLabClient(self.gitlab.url, self.gitlab.token, max_retries=1)
         request = ReviewRequest(self.pid, self.iid, trigger, delivery=delivery, note_id=note_id)
+        engine, catalog = build_engine(settings), ServiceCatalog()  # the team: catalog-info.yaml's owner
         return review_merge_request(
-            build_engine(settings), client, request, ledger=self.ledger, observer=observer
+            engine, client, request, ledger=self.ledger, catalog=catalog, observer=observer
         )
 
     def push(self, files: dict[str, str | bytes | None], message: str = "more") -> str:
