@@ -1,6 +1,6 @@
 """Who may do what in a project: a user's access level, from GitLab's Members API
 (``GET /projects/:id/members/all/:user_id``, inherited memberships included), cached a few
-minutes so that a burst of commands reads it once.
+minutes per client so that a burst of commands reads it once.
 
 Access levels, as GitLab numbers them: 10 Guest, 15 Planner, 20 Reporter, 30 Developer,
 40 Maintainer, 50 Owner; 0 is no member.
@@ -9,6 +9,7 @@ Access levels, as GitLab numbers them: 10 Guest, 15 Planner, 20 Reporter, 30 Dev
 from __future__ import annotations
 
 import threading
+from weakref import WeakKeyDictionary
 
 from cachetools import TTLCache
 
@@ -21,16 +22,18 @@ NO_ACCESS, DEVELOPER, MAINTAINER = 0, 30, 40
 CACHE_SECONDS = 180.0
 _ROLES = {10: "Guest", 15: "Planner", 20: "Reporter", 30: "Developer", 40: "Maintainer", 50: "Owner"}
 
-_cache: TTLCache[tuple[str, str, int], int] = TTLCache(maxsize=4096, ttl=CACHE_SECONDS)
+# one cache per client (a worker keeps its client; the cache goes with it)
+_caches: WeakKeyDictionary[GitLabClient, TTLCache[tuple[str, int], int]] = WeakKeyDictionary()
 _guard = threading.Lock()
 
 
 def access_level(gitlab: GitLabClient, project: int | str, user_id: int) -> int:
     """``user_id``'s access level in ``project`` (0 when not a member); other errors raise."""
-    key = (gitlab.url, str(project), user_id)
+    key = (str(project), user_id)
     with _guard:
-        if key in _cache:
-            return _cache[key]
+        cache = _caches.setdefault(gitlab, TTLCache(maxsize=4096, ttl=CACHE_SECONDS))
+        if key in cache:
+            return cache[key]
     proj = gitlab.api.projects.get(project, lazy=True)
     try:
         member = gitlab.call(
@@ -42,7 +45,7 @@ def access_level(gitlab: GitLabClient, project: int | str, user_id: int) -> int:
             raise
         level = NO_ACCESS
     with _guard:
-        _cache[key] = level
+        cache[key] = level
     return level
 
 

@@ -30,3 +30,32 @@ def test_a_rebase_onto_a_moved_target_makes_no_model_call_and_no_new_note(scene:
     summary = scene.summary()
     assert f"`{scene.head[:12]}`" in summary and "no new changes" in summary
     assert scene.ledger.last_reviewed(scene.pid, scene.iid) == scene.head
+
+
+def test_a_draft_merge_request_waits_until_it_is_marked_ready(scene: Scene) -> None:
+    open_mr(scene, {"app/io.py": io_with(l15="result = os.system(command)")}, draft=True)
+    scene.says = {"app/io.py": [finding("app/io.py", 15, "Shell command from input")]}
+    skipped = scene.review("opened")
+    assert skipped.status == "skipped" and "draft" in skipped.reason
+    scene.push({"app/io.py": io_with(l15="result = os.system(command)", l20="value_20 = 'twenty'")})
+    assert scene.review("pushed").status == "skipped"
+    assert scene.model_calls() == 0 and scene.gitlab.notes(scene.pid, scene.iid) == []
+    assert scene.ledger.last_reviewed(scene.pid, scene.iid) is None  # its head is not recorded as reviewed
+
+    scene.gitlab.update_mr(scene.pid, scene.iid, draft=False)
+    ready = scene.review("ready")
+    assert ready.status == "reviewed" and ready.inline == 1
+    assert scene.ledger.last_reviewed(scene.pid, scene.iid) == scene.head
+
+
+def test_a_team_that_asks_for_it_gets_its_drafts_reviewed(scene: Scene) -> None:
+    scene.team(review_drafts=True)
+    open_mr(scene, {"app/io.py": io_with(l15="result = os.system(command)")}, draft=True)
+    scene.says = {"app/io.py": [finding("app/io.py", 15, "Shell command from input")]}
+    assert scene.review("opened").inline == 1
+
+
+def test_a_review_command_reviews_a_draft(scene: Scene) -> None:
+    open_mr(scene, {"app/io.py": io_with(l15="result = os.system(command)")}, draft=True)
+    scene.says = {"app/io.py": [finding("app/io.py", 15, "Shell command from input")]}
+    assert scene.review("command", delivery="d1").status == "reviewed"
