@@ -137,3 +137,15 @@ def test_a_stale_draft_of_the_bot_is_deleted_not_published(scene: Scene) -> None
     assert not any("00000000000000ff" in b for b in bodies)
     assert len(scene.bot_threads()) == 3 and scene.gitlab.drafts(scene.pid, scene.iid) == []
     assert scene.gitlab.requests_to("DELETE", r"/draft_notes/\d+$")
+
+
+def test_before_gitlab_19_2_the_first_summary_is_a_note_of_its_own(scene: Scene) -> None:
+    scene.gitlab.review_options = False  # bulk_publish ignores note and reviewer_state
+    open_mr(scene, CHANGES)
+    scene.gitlab.add_reviewer(scene.pid, scene.iid, scene.gitlab.bot.id)
+    scene.says = {path: list(found) for path, found in SAYS.items()}
+    assert scene.review().inline == 3
+    assert scene.bot_notifications() == ["review", "note"]  # the threads, then the summary
+    assert "Verdict: changes requested" in scene.verdict_line()
+    # GitLab marks a reviewer who publishes a review "reviewed"; "changes requested" needs 19.2
+    assert scene.gitlab.reviewer_states(scene.pid, scene.iid) == {scene.gitlab.bot.id: "reviewed"}
