@@ -1,5 +1,6 @@
 """Everything written to or read from GitLab: the python-gitlab client, the one markdown renderer,
-publishing findings and the summary, and follow-up increments.
+publishing a review (what to write, one batch of drafts, the verdict's overrides, the approval, the
+summary), and follow-up increments.
 
 Rule: only this package imports python-gitlab, and its errors leave it as the project's own
 (``reviewer.errors``); only ``markdown`` makes the text written to GitLab (the client's write methods

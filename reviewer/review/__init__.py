@@ -38,12 +38,13 @@ if TYPE_CHECKING:
         parse_overrides,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import RepositoryRules, repository_rules
+    from reviewer.review.repository import REPO_CONFIG_FILE, RepositoryRules, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
     from reviewer.review.verdict import Override, Standing, Verdict, Verdicts, judge
 
 __all__ = [
     "ANSWER_SCHEMA",
+    "REPO_CONFIG_FILE",
     "Analysis",
     "ConfigProblem",
     "Engine",
@@ -119,7 +120,7 @@ __getattr__ = lazy_exports(
             "parse_overrides",
         ),
         "report": ("render_report",),
-        "repository": ("RepositoryRules", "repository_rules"),
+        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
         "verdict": ("Override", "Standing", "Verdict", "Verdicts", "judge"),
     },
