@@ -149,3 +149,29 @@ def test_before_gitlab_19_2_the_first_summary_is_a_note_of_its_own(scene: Scene)
     assert "Verdict: changes requested" in scene.verdict_line()
     # GitLab marks a reviewer who publishes a review "reviewed"; "changes requested" needs 19.2
     assert scene.gitlab.reviewer_states(scene.pid, scene.iid) == {scene.gitlab.bot.id: "reviewed"}
+
+
+def test_replies_and_resolutions_are_drafts_of_the_same_review(scene: Scene) -> None:
+    open_mr(scene, {"app/io.py": io_with(l5="eval(user_input)", l15="os.system(command)")})
+    scene.says = {
+        "app/io.py": [
+            finding("app/io.py", 5, "eval on user input"),
+            finding("app/io.py", 15, "Shell command"),
+        ]
+    }
+    scene.review()
+    scene.says["app/io.py"].append(finding("app/io.py", 5, "Unvalidated input", aspect="style"))
+    # the stored answers of this head expired (7 days): asked again, the model says more
+    scene.ledger._redis.delete(f"reviewer:answers:{scene.pid}:{scene.iid}:{scene.head}")
+    assert scene.review("command", delivery="again").inline == 1  # joins the thread of line 5
+    (line_5,) = [d for d in scene.bot_threads() if d["notes"][0]["position"]["new_line"] == 5]
+    assert len(line_5["notes"]) == 2 and "Unvalidated input" in line_5["notes"][1]["body"]
+    assert scene.bot_notifications() == ["review", "review"]
+
+    scene.says = {}
+    scene.push({"app/io.py": io_with(l5="eval(user_input)", l15="subprocess.run(command)")})
+    scene.review("pushed")
+    (line_15,) = [d for d in scene.bot_threads() if d["notes"][0]["position"]["new_line"] == 15]
+    assert line_15["notes"][0]["resolved"] is True and "has changed" in line_15["notes"][-1]["body"]
+    assert scene.bot_notifications() == ["review", "review", "review"]  # the resolution too
+    assert scene.gitlab.requests_to("PUT", r"/discussions/[0-9a-f]+$") == []  # resolved by the publish
