@@ -1,7 +1,7 @@
 """What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
 or in part), the model's answers per head, the ``/ai-review`` cooldown, and how each MR's reviews
-are published (draft notes unavailable, approval refused, the last verdict, an override). The ledger implements
-``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
+are published (draft notes unavailable, approval refused, the last verdict, an override). The
+ledger implements ``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
 
 from __future__ import annotations
 
