@@ -109,7 +109,7 @@ class ReviewsApi:
                             "created_at": self._now(),
                             "resource_type": "MergeRequest",
                             "resource_id": mr.id,
-                            "label": {"id": _label_id(name), "name": name, "color": "#dc143c"},
+                            "label": {"id": sum(name.encode()) + 1000, "name": name, "color": "#dc143c"},
                             "action": action,
                         }
                     )
@@ -182,15 +182,13 @@ class ReviewsApi:
             if any(d.discussion_id == discussion_id for d in own):
                 raise ApiError(400, {"message": {"author_id": ["has already been taken"]}})
         position = _position_param(request.params)
-        draft = _new_draft(
-            next(self._ids),
-            request.user,
-            note,
-            position,
-            discussion_id,
+        from fakes.gitlab_server import Draft  # a runtime import: gitlab_server imports this module
+
+        resolve, commit = (
             bool(_bool_param(request.params, "resolve_discussion")),
             request.params.get("commit_id"),
         )
+        draft = Draft(next(self._ids), request.user, note, position, discussion_id, resolve, commit or None)
         mr.drafts.append(draft)
         return Response(201, self._draft_entity(mr, draft))
 
@@ -357,21 +355,6 @@ class ReviewsApi:
         return self._paginate(request, [dict(e) for e in mr.label_events])
 
 
-def _new_draft(
-    draft_id: int,
-    author: User,
-    note: str,
-    position: Json | None,
-    discussion_id: str | None,
-    resolve: bool,
-    commit_id: Any,
-) -> Draft:
-    from fakes.gitlab_server import Draft
-
-    commit = str(commit_id) if commit_id else None
-    return Draft(draft_id, author, note, position, discussion_id, resolve, commit)
-
-
 def _note_param(params: Json) -> str:
     note = params.get("note")
     if note is None:
@@ -399,7 +382,3 @@ def _position_param(params: Json) -> Json | None:
     if position["position_type"] not in ("text", "image", "file"):
         raise _bad_request("position[position_type] does not have a valid value")
     return normalize_position(position)
-
-
-def _label_id(name: str) -> int:
-    return sum(name.encode()) + 1000
