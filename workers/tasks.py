@@ -115,6 +115,7 @@ def enqueue_review(app: Celery, job: ReviewJob, delivery: str) -> str:
             "head_sha": job.head_sha,
             "requested_by": job.requested_by,
             "delivery": delivery,
+            "note_id": job.note_id,
             "enqueued_at": time.time(),
         }
     )
@@ -151,9 +152,10 @@ def review_merge_request_task(
     enqueued_at: float | None = None,
     transient_retries: int = 0,
     lock_waits: int = 0,
+    note_id: int | None = None,
 ) -> dict[str, Any]:
     started_at = time.time()
-    job = ReviewJob(project_id, iid, trigger, head_sha, requested_by)
+    job = ReviewJob(project_id, iid, trigger, head_sha, requested_by, note_id)
     worker = _worker()
     if enqueued_at is not None and transient_retries == lock_waits == 0:
         metrics.QUEUE_WAIT_SECONDS.observe(max(0.0, time.time() - enqueued_at))
@@ -203,6 +205,8 @@ def _review(
         head_sha=job.head_sha,
         requested_by=job.requested_by,
         job_id=task_id,
+        note_id=job.note_id,
+        delivery=str(task.request.kwargs.get("delivery") or ""),
     )
     with within(deadline):
         outcome = review_merge_request(

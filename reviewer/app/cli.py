@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     review.set_defaults(run=_review)
 
     doctor = sub.add_parser("doctor", help="check every setting and connection, say what is wrong")
+    doctor.add_argument(
+        "--repo-config",
+        metavar="FILE",
+        help="also check a repository's .ai-review.yaml (unknown keys, bad values)",
+    )
     doctor.set_defaults(run=_doctor)
 
     mcp = sub.add_parser("mcp", help="an MCP server for coding agents: review a change before pushing it")
@@ -340,13 +345,17 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
     store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
     if args.action == "check":
         teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
+        problems = 0
         for team in [None, *teams]:
             policy = store.policy(team)
             for aspect in ("security", "style", "security+style"):
                 store.render(aspect, policy, diff="", title="check")
             version = store.version("security+style", policy)
             print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
-        return 0
+            for problem in policy.problems:  # the rest of the file applies; this key does not
+                print(f"WARN {team}: not applied: {problem}")
+            problems += len(policy.problems)
+        return 1 if problems else 0
     overrides = None
     if args.repo_config:
         overrides = parse_overrides(
@@ -392,7 +401,7 @@ def _mcp(args: argparse.Namespace, settings: Settings) -> int:
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from reviewer.app.doctor import run_checks
 
-    results = run_checks(settings)
+    results = run_checks(settings, repo_config=Path(args.repo_config) if args.repo_config else None)
     for result in results:
         print(f"{result.label:4} {result.name}: {result.detail}")
     return 0 if all(r.ok or not r.required for r in results) else 1

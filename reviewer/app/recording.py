@@ -20,6 +20,7 @@ from reviewer.gitlab.client import MergeRequestInfo
 from reviewer.pipeline import ReviewObserver, ReviewOutcome
 from reviewer.review.detectors.secrets import scan_text
 from reviewer.review.engine import Analysis
+from reviewer.review.verdict import Override
 
 MAX_TEXT = 300
 
@@ -44,6 +45,10 @@ class ReviewCapture:
         self.team, self.analysis = team, analysis
         if self._forward is not None:
             self._forward.analysed(team, analysis)
+
+    def overridden(self, team: str, override: Override) -> None:
+        if self._forward is not None:
+            self._forward.overridden(team, override)
 
     def finished(self, outcome: ReviewOutcome) -> None:
         self.outcome = outcome

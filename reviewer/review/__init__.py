@@ -27,10 +27,11 @@ if TYPE_CHECKING:
         to_record,
     )
     from reviewer.review.local import analyse_local_diff, review_local_diff
-    from reviewer.review.memory import Ledger, Unfinished
+    from reviewer.review.memory import Ledger, PublishState, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import (
         ASPECTS,
+        ConfigProblem,
         PromptStore,
         TeamPolicy,
         apply_overrides,
@@ -38,32 +39,40 @@ if TYPE_CHECKING:
         parse_overrides,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import RepositoryRules, repository_rules
+    from reviewer.review.repository import REPO_CONFIG_FILE, RepositoryRules, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
+    from reviewer.review.verdict import Override, Standing, Verdict, Verdicts, judge
 
 __all__ = [
     "ANSWER_SCHEMA",
     "ASPECTS",
+    "REPO_CONFIG_FILE",
     "Analysis",
+    "ConfigProblem",
     "Engine",
     "Explanation",
     "Failure",
     "Finding",
     "Ledger",
     "ModelChoice",
+    "Override",
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
     "PromptStore",
+    "PublishState",
     "RepositoryRules",
     "Severity",
     "Side",
     "Skipped",
+    "Standing",
     "TeamPolicy",
     "Thresholds",
     "Tier",
     "TokenCounter",
     "Unfinished",
+    "Verdict",
+    "Verdicts",
     "analyse_local_diff",
     "apply_overrides",
     "code_hash",
@@ -72,6 +81,7 @@ __all__ = [
     "evaluate",
     "explain_finding",
     "from_record",
+    "judge",
     "load_cases",
     "parse_answer",
     "parse_overrides",
@@ -101,10 +111,11 @@ __getattr__ = lazy_exports(
             "to_record",
         ),
         "local": ("analyse_local_diff", "review_local_diff"),
-        "memory": ("Ledger", "Unfinished"),
+        "memory": ("Ledger", "PublishState", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
         "prompts": (
             "ASPECTS",
+            "ConfigProblem",
             "PromptStore",
             "TeamPolicy",
             "apply_overrides",
@@ -112,7 +123,8 @@ __getattr__ = lazy_exports(
             "parse_overrides",
         ),
         "report": ("render_report",),
-        "repository": ("RepositoryRules", "repository_rules"),
+        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
+        "verdict": ("Override", "Standing", "Verdict", "Verdicts", "judge"),
     },
 )

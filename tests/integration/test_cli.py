@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from fakes.webhooks import merge_request_hook
 from review_stack import open_todo_mr, settings_env, summaries, wait_for
 
 from reviewer.app.cli import main
+from reviewer.app.config import SHIPPED_PROMPTS
 
 AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -132,6 +134,28 @@ def test_doctor_checks_every_connection(
         assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "ok   gitlab" in out and "ok   model gateway" in out and "FAIL" not in out
+
+
+def test_doctor_names_settings_a_review_would_not_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(SHIPPED_PROMPTS, prompts)
+    (prompts / "teams" / "payments.yaml").write_text("approve: sometimes\nmax_comments: 3\n")
+    monkeypatch.setenv("REVIEWER_PROMPTS_DIR", str(prompts))
+    config = tmp_path / ".ai-review.yaml"
+    config.write_text("colour: blue\nreview_drafts: true\n")
+    main(["doctor", "--repo-config", str(config)])
+    lines = capsys.readouterr().out.splitlines()
+    (team,) = [ln for ln in lines if " team settings: " in ln]
+    assert team.startswith("WARN") and "payments.yaml: approve: 'sometimes' is not true or false" in team
+    (repo,) = [ln for ln in lines if " repository settings " in ln]
+    assert repo.startswith("WARN") and ".ai-review.yaml: colour: unknown key, ignored" in repo
+
+    config.write_text("review_drafts: true\n")
+    main(["doctor", "--repo-config", str(config)])
+    (repo,) = [ln for ln in capsys.readouterr().out.splitlines() if " repository settings " in ln]
+    assert repo == "ok   repository settings (.ai-review.yaml): applies in full (review_drafts)"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from reviewer.pipeline import ReviewOutcome
 from reviewer.review.detectors.secrets import Masker
 from reviewer.review.engine import Analysis, Failure
 from reviewer.review.planning import Plan, Tier
+from reviewer.review.verdict import Override
 
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 DIFF_SECRET = "s3cr3t-value-found-in-the-diff"
@@ -49,6 +50,9 @@ class Recorder:
 
     def analysed(self, team: str, analysis: Analysis) -> None:
         self.calls.append(("analysed", team))
+
+    def overridden(self, team: str, override: Override) -> None:
+        self.calls.append(("overridden", team))
 
     def finished(self, outcome: ReviewOutcome) -> None:
         self.calls.append(("finished", outcome.status))
