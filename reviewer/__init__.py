@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         TransientError,
         WebhookRejected,
     )
-    from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request
+    from reviewer.pipeline import ReviewObserver, ReviewOutcome, ReviewRequest, review_merge_request
 
 __all__ = [
     "BackstageCatalog",
@@ -35,6 +35,7 @@ __all__ = [
     "ModelOutputInvalid",
     "PositionRejected",
     "PromptTooLong",
+    "ReviewObserver",
     "ReviewOutcome",
     "ReviewRequest",
     "ReviewerError",
@@ -60,6 +61,6 @@ __getattr__ = lazy_exports(
             "TransientError",
             "WebhookRejected",
         ),
-        "pipeline": ("ReviewOutcome", "ReviewRequest", "review_merge_request"),
+        "pipeline": ("ReviewObserver", "ReviewOutcome", "ReviewRequest", "review_merge_request"),
     },
 )

@@ -14,8 +14,8 @@ remembered, ``ReviewObserver`` for what is counted; the app layer implements bot
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reviewer.catalog import ServiceCatalog, ServiceContext
@@ -23,23 +23,26 @@ from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
 from reviewer.gitlab import markdown
-from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
+from reviewer.gitlab.client import GitLabClient, MergeRequestInfo
 from reviewer.gitlab.increment import Scope, review_scope
-from reviewer.gitlab.markdown import Markdown
-from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
+from reviewer.gitlab.publish import addressed, decide_publication, still_present
+from reviewer.gitlab.repository_files import file_reader, repository_instructions
+from reviewer.gitlab.submit import submit_review
 from reviewer.gitlab.summary import SummaryInput
+from reviewer.gitlab.versions import version_files
 from reviewer.model.usage import Usage
-from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
-from reviewer.review.findings import Finding, Side, code_hash
-from reviewer.review.instructions import Instruction, read_instructions
-from reviewer.review.memory import Ledger
-from reviewer.review.prompts import parse_overrides, with_instructions
+from reviewer.review.findings import Finding
+from reviewer.review.memory import Ledger, PublishState
+from reviewer.review.prompts import ConfigProblem, TeamPolicy, parse_overrides, with_instructions
 from reviewer.review.report import render_report
+from reviewer.review.verdict import Override, Standing, judge
 
 log = logging.getLogger(__name__)
 
 REPO_CONFIG_FILE = ".ai-review.yaml"
+AUTOMATIC = ("opened", "pushed", "reopened", "ready", "labeled")  # not asked for by a person
+RERUNS = ("command", "override", "labeled")  # review the head again even when it was reviewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class ReviewRequest:
     head_sha: str | None = None  # the head the event saw; the review takes the MR's latest
     requested_by: int | None = None  # the author of a /ai-review note
     job_id: str = ""  # the queued job's id: its retries are not a second request of a command
+    note_id: int | None = None  # the note that asked (``/ai-review override <reason>``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class ReviewOutcome:
     reused: int = 0  # model answers taken from the ones stored for this head
     findings: tuple[tuple[str, str], ...] = ()  # (aspect, "inline" or "summary") of each new finding
     off_diff: int = 0  # model findings dropped: their path is no file of the MR
+    verdict: str = ""  # "looks good", "comments", "changes requested"
+    overridden: bool = False
+    approval: str = ""  # what happened to the bot's approval ("approved", "unapproved", "refused", ...)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +89,9 @@ class ReviewOutcome:
             "unreviewed": list(self.unreviewed),
             "reused": self.reused,
             "off_diff": self.off_diff,
+            "verdict": self.verdict,
+            "overridden": self.overridden,
+            "approval": self.approval,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
@@ -89,10 +99,18 @@ class ReviewOutcome:
 
 
 class ReviewObserver(Protocol):
-    """What a review reports for counting (the app layer turns it into metrics)."""
+    """What a review reports for counting (the app layer turns it into metrics and records)."""
+
+    def opened(self, info: MergeRequestInfo) -> None:
+        """The merge request under review, as read before anything is decided."""
+        ...
 
     def analysed(self, team: str, analysis: Analysis) -> None:
         """The engine ran: ``analysis.spent`` is what its model calls cost, counted once."""
+        ...
+
+    def overridden(self, team: str, override: Override) -> None:
+        """A blocking verdict was overridden on an MR for the first time (break glass)."""
         ...
 
     def finished(self, outcome: ReviewOutcome) -> None: ...
@@ -121,37 +139,53 @@ def _review(
     catalog: ServiceCatalog | None,
     observer: ReviewObserver | None,
 ) -> ReviewOutcome:
+    if (  # most label changes matter not at all: only to a verdict that requests changes
+        request.trigger == "labeled"
+        and ledger is not None
+        and ledger.publish_state(request.project, request.iid).verdict != "changes requested"
+    ):
+        return ReviewOutcome("skipped", "the labels change nothing of the verdict")
     info, diff = gitlab.fetch_diff(request.project, request.iid)
+    if observer is not None:
+        observer.opened(info)
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
-    command = request.trigger == "command"
+    service = _service(catalog, gitlab, info, diff)
+    policy = _policy(engine, gitlab, info, diff, service)
+    trigger = request.trigger
+    if info.draft and not policy.review_drafts and trigger in AUTOMATIC:
+        # not recorded as reviewed: marking it ready reviews it
+        return ReviewOutcome("skipped", "merge request is a draft: reviewed once marked ready", head)
+    state = ledger.publish_state(info.project_id, info.iid) if ledger is not None else PublishState()
     reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
-    if reviewed == head and not command:
+    if trigger == "labeled" and not _override_label_matters(policy, info, state, reviewed):
+        return ReviewOutcome("skipped", "the labels change nothing of the verdict", head)
+    if reviewed == head and trigger not in RERUNS:
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     if (
         ledger is not None
-        and command
+        and trigger == "command"
         and not ledger.allow_command(info.project_id, info.iid, head, request.job_id or request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
     scope = review_scope(
         diff.files,
         head,
-        follow_up=request.trigger in ("pushed", "sweep"),  # a sweep finds pushes whose hook was lost
+        follow_up=trigger in ("pushed", "sweep"),  # a sweep finds pushes whose hook was lost
         last_reviewed=reviewed,
         unfinished=ledger.unfinished(info.project_id, info.iid)
-        if ledger is not None and not command
+        if ledger is not None and trigger != "command"
         else None,
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
+        own_patches=lambda since: version_files(gitlab, info.project_id, info.iid, since),
     )
-    service = _service(catalog, gitlab, info, diff)
-    policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
-    policy = with_instructions(policy, _instructions(gitlab, info, diff, scope.files))
+    named = repository_instructions(gitlab, info, diff.refs.start_sha, scope.files)
+    policy = with_instructions(policy, named)
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
-        "trigger": request.trigger,
+        "trigger": trigger,
     }
     analysis = engine.analyse(
         scope.files,
@@ -162,63 +196,43 @@ def _review(
         anchor_files=diff.files,
         service=service.describe() if service else "",
         answers=ledger.answers(info.project_id, info.iid, head) if ledger is not None else None,
-        head_files=_file_reader(gitlab, info, head),
+        head_files=file_reader(gitlab, info, head),
     )
+    team = policy.team or "unknown"
     if observer is not None:
-        observer.analysed(policy.team or "unknown", analysis)
+        observer.analysed(team, analysis)
     carried = _carried_over(ledger, info, diff, analysis) if scope.partial else []
     tier = analysis.plan.tier.value
+    base = _summary_input(analysis, diff, scope, policy)
     if request.dry_run:
-        inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
-        listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
-        summary = _summary(analysis, diff, listed, inline, 0, scope)
-        comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
-        shown = (
-            f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary.text}"
-        )
-        return ReviewOutcome(
-            "dry-run",
-            "",
-            head,
-            tier,
-            len(inline),
-            len(listed),
-            0,
-            analysis.usage,
-            shown,
-            off_diff=analysis.off_diff,
-        )
+        return _dry_run(analysis, base, carried, policy, head)
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
         return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head, tier)
     threads = gitlab.bot_threads(info.project_id, info.iid)
-    published = publish_inline(
-        gitlab, info.project_id, info.iid, decide_publication(analysis.placed, threads, head)
+    publication = decide_publication(analysis.placed, threads, head)
+    resolving = addressed(threads, still_present(diff.files, threads))
+    note_id = request.note_id if trigger == "override" else None
+    done = submit_review(
+        gitlab, info, head, publication, threads, resolving, carried, base, policy, state, note_id=note_id
     )
-    addressed = resolve_addressed(
-        gitlab, info.project_id, info.iid, threads, _still_present(diff.files, threads)
-    )
+    published = done.outcome
     listed = published.in_summary + carried
-    summary = _summary(
-        analysis,
-        diff,
-        listed,
-        published.inline,
-        len(published.already_posted),
-        scope,
-        resolved=len(addressed),
-    )
-    gitlab.upsert_summary(info.project_id, info.iid, summary)
     if ledger is not None:
+        ledger.save_publish_state(info.project_id, info.iid, done.state)
         ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
+    if observer is not None and done.new_override is not None:
+        observer.overridden(team, done.new_override)
     log.info(
-        "reviewed %s!%s at %s%s: tier %s, %d inline in %d new threads, %d in summary, "
+        "reviewed %s!%s at %s%s: tier %s, verdict %s%s, %d inline in %d new threads, %d in summary, "
         "%d already posted, %d files not reviewed, %d answers reused, %d tokens, $%.4f",
         info.project_path,
         info.iid,
         head[:12],
         f" (changes since {scope.since[:12]})" if scope.since else "",
         tier,
+        done.verdicts.verdict.value,
+        " (overridden)" if done.verdicts.overridden else "",
         len(published.inline),
         published.threads,
         len(published.in_summary),
@@ -237,39 +251,56 @@ def _review(
         len(listed),
         len(published.already_posted),
         analysis.usage,
-        summary.text,
+        done.summary,
         unreviewed=analysis.failed_paths,
         reused=analysis.reused,
         findings=tuple((f.aspect, "inline") for f in published.inline)
         + tuple((f.aspect, "summary") for f, _ in published.in_summary),
         off_diff=analysis.off_diff,
+        verdict=done.verdicts.verdict.value,
+        overridden=done.verdicts.overridden,
+        approval=done.approval.action if done.approval else "",
     )
 
 
-def _instructions(
-    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff, files: Sequence[FileDiff]
-) -> tuple[Instruction, ...]:
-    """The instructions the repository already writes (Duo's file, AGENTS.md) for these files, as
-    the target branch has them: an MR cannot rewrite the rules of its own review."""
-    read = _file_reader(gitlab, info, diff.refs.start_sha)
-    found = read_instructions(read, [f.path for f in files])
-    for note in found.notes:
-        log.warning("%s: %s", info.project_path, note)
-    return found.items
+def _dry_run(
+    analysis: Analysis,
+    base: SummaryInput,
+    carried: list[tuple[Finding, str]],
+    policy: TeamPolicy,
+    head: str,
+) -> ReviewOutcome:
+    """What a review would post, without GitLab's threads: the verdict weighs this review's findings."""
+    inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
+    listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
+    stand = [Standing(f.fingerprint, f.aspect, f.severity) for f in [*inline, *(f for f, _ in listed)]]
+    verdicts = judge(stand, policy.blocks, complete=analysis.complete)
+    summary = markdown.summary(replace(base, inline=inline, in_summary=listed, verdicts=verdicts))
+    comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
+    shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary.text}"
+    return ReviewOutcome(
+        "dry-run",
+        "",
+        head,
+        analysis.plan.tier.value,
+        len(inline),
+        len(listed),
+        0,
+        analysis.usage,
+        shown,
+        off_diff=analysis.off_diff,
+        verdict=verdicts.verdict.value,
+    )
 
 
-def _file_reader(gitlab: GitLabClient, info: MergeRequestInfo, ref: str) -> Callable[[str], str | None]:
-    """Files as ``ref`` has them (the head's for enclosing context and the second look, the target
-    branch's for instructions): a file GitLab refuses counts as absent, and the review goes on."""
-
-    def read(path: str) -> str | None:
-        try:
-            return gitlab.read_file(info.project_id, path, ref)
-        except GitLabError as exc:
-            log.info("cannot read %s of %s at %s: %s", path, info.project_path, ref[:12], exc)
-            return None
-
-    return read
+def _override_label_matters(
+    policy: TeamPolicy, info: MergeRequestInfo, state: PublishState, reviewed: str | None
+) -> bool:
+    """A label change re-reviews only when the override label came or went on an MR whose last
+    verdict requested changes."""
+    if reviewed is None or state.verdict != "changes requested":
+        return False
+    return (policy.override_label in info.labels) != state.overridden
 
 
 def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: str) -> list[FileDiff] | None:
@@ -282,29 +313,6 @@ def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: s
             "reviewing all of %s!%s: cannot compare with %s: %s", info.project_path, info.iid, since[:12], exc
         )
         return None
-
-
-def _still_present(
-    files: Sequence[FileDiff], threads: Sequence[BotThread]
-) -> Callable[[str, Side, str], bool]:
-    """Whether a line with a given code hash is still in the diff, on a side of a file. A file
-    whose text is withheld counts as unchanged: nothing is resolved on a guess."""
-    masker = scan_secrets(files).masker  # threads hashed their lines masked
-    wanted = {t.path for t in threads if not t.resolved}
-    by_path = {f.path: f for f in files if f.path in wanted} | {
-        f.old_path: f for f in files if f.old_path in wanted
-    }
-    hashes: dict[tuple[str, Side], set[str]] = {}
-    unknown: set[str] = set()
-    for path, file in by_path.items():
-        if not file.hunks:
-            unknown.add(path)
-        for hunk in file.hunks:
-            for line in hunk.lines:
-                for side, number in ((Side.NEW, line.new_no), (Side.OLD, line.old_no)):
-                    if number is not None:
-                        hashes.setdefault((path, side), set()).add(code_hash(masker(line.text)))
-    return lambda path, side, anchor: path in unknown or anchor in hashes.get((path, side), set())
 
 
 def _carried_over(
@@ -330,50 +338,58 @@ def _service(
     )
 
 
-def _repo_overrides(
-    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
-) -> Mapping[str, Any]:
-    """The repository's ``.ai-review.yaml`` as the target branch has it: an MR cannot rewrite the
-    rules of its own review. An invalid file is reported, not fatal."""
-    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, diff.refs.start_sha)
-    if not text:
-        return {}
-    try:
-        return parse_overrides(text, source=REPO_CONFIG_FILE)
-    except ConfigError as exc:
-        log.warning("ignoring %s of %s: %s", REPO_CONFIG_FILE, info.project_path, exc)
-        return {}
-
-
-def _summary(
-    analysis: Analysis,
+def _policy(
+    engine: Engine,
+    gitlab: GitLabClient,
+    info: MergeRequestInfo,
     diff: MergeRequestDiff,
-    in_summary: Sequence[tuple[Finding, str]],
-    inline: Sequence[Finding],
-    already_posted: int,
-    scope: Scope,
-    resolved: int = 0,
-) -> Markdown:
-    return markdown.summary(
-        SummaryInput(
-            head_sha=diff.refs.head_sha,
-            plan=analysis.plan,
-            inline=list(inline),
-            in_summary=list(in_summary),
-            already_posted=already_posted,
-            over_cap=analysis.over_cap,
-            failures=analysis.failures,
-            usage=analysis.usage,
-            prompt_versions=analysis.prompt_versions,
-            aspects=analysis.aspects,
-            model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
-            since=scope.since,
-            resolved=resolved,
-            retried=scope.retried,
-            unreviewed=analysis.failed_paths,
-            off_diff=analysis.off_diff,
-            mask=analysis.masker,
-            second_look_dropped=len(analysis.second_look.dropped),
-            second_look_problem=analysis.second_look.problem,
-        )
+    service: ServiceContext | None,
+) -> TeamPolicy:
+    """The team's policy refined by the repository's ``.ai-review.yaml`` as the target branch has
+    it: an MR cannot rewrite the rules of its own review. A setting that cannot apply is named in
+    the summary (``policy.problems``), never fatal."""
+    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, diff.refs.start_sha)
+    overrides: Mapping[str, Any] = {}
+    problem = None
+    if text:
+        try:
+            overrides = parse_overrides(text, source=REPO_CONFIG_FILE)
+        except ConfigError as exc:
+            log.warning("ignoring %s of %s: %s", REPO_CONFIG_FILE, info.project_path, exc)
+            reason = "not valid YAML" if "YAML" in str(exc) else "not a mapping of settings"
+            problem = ConfigProblem(REPO_CONFIG_FILE, "(file)", f"{reason}; the team's settings apply")
+    policy = engine.prompts.policy(service.owner if service else None, overrides)
+    if problem is not None:
+        policy = replace(policy, problems=(*policy.problems, problem))
+    for each in policy.problems:
+        log.info("%s of %s not applied: %s", each.source, info.project_path, each)
+    return policy
+
+
+def _summary_input(
+    analysis: Analysis, diff: MergeRequestDiff, scope: Scope, policy: TeamPolicy
+) -> SummaryInput:
+    """What the summary says of this analysis; the publishing step adds what it wrote."""
+    return SummaryInput(
+        head_sha=diff.refs.head_sha,
+        plan=analysis.plan,
+        inline=[],
+        in_summary=[],
+        already_posted=0,
+        over_cap=analysis.over_cap,
+        failures=analysis.failures,
+        usage=analysis.usage,
+        prompt_versions=analysis.prompt_versions,
+        aspects=analysis.aspects,
+        model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
+        since=scope.since,
+        retried=scope.retried,
+        unreviewed=analysis.failed_paths,
+        off_diff=analysis.off_diff,
+        mask=analysis.masker,
+        files=diff.files,
+        problems=policy.problems,
+        rebased=scope.rebased,
+        second_look_dropped=len(analysis.second_look.dropped),
+        second_look_problem=analysis.second_look.problem,
     )

@@ -21,7 +21,7 @@ CORPUS = REPO.parent / "shared" / "corpus"
 # is known by its working directory: the state directory, under this run's temporary folder).
 RUN_MARK = "GITLAB_AI_REVIEWER_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex
-SUITE_PROCESSES = ("redis-server", "celery", "reviewer", "workers.main")
+SUITE_PROCESSES = ("redis-server", "celery", "reviewer", "workers.main", "chromedriver", "chromium")
 
 
 @pytest.fixture(scope="session", autouse=True)

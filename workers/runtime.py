@@ -27,6 +27,7 @@ from reviewer.app import metrics
 from reviewer.app.config import Settings
 from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.events import ReviewJob
+from reviewer.app.pages import include_pages
 from reviewer.app.spool import Spool
 from reviewer.app.state import RedisDeliveryLog, connect
 from reviewer.app.web import create_app
@@ -80,7 +81,9 @@ class CeleryRuntime:
                 return tasks.enqueue_review(celery, job, delivery)
 
             spool = Spool(settings.state_dir / "spool")  # deliveries the broker did not take, kept
-            app = create_app(settings.webhook_secrets, enqueue, RedisDeliveryLog(connect(url)), spool=spool)
+            client = connect(url)
+            app = create_app(settings.webhook_secrets, enqueue, RedisDeliveryLog(client), spool=spool)
+            include_pages(app, settings, client)  # /ui, when REVIEWER_UI_TOKEN is set or on loopback
         except BaseException:
             for closer in reversed(closers):
                 closer()

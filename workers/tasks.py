@@ -8,7 +8,9 @@ The policy (docs/design.md, "Failure, by design"):
 - a review runs within REVIEWER_REVIEW_DEADLINE, checked at every GitLab and model call;
 - a review that fails for good says so in the MR's summary note and counts in a metric;
 - a copy of a finished job (Redis redelivers the job of a worker it thinks dead) answers with the
-  outcome recorded for that job instead of reviewing again.
+  outcome recorded for that job instead of reviewing again;
+- every finished job leaves a record for the platform pages (reviewer.app.records); a record that
+  cannot be written is logged, never a reason to fail or repeat a review.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from reviewer.app import metrics
 from reviewer.app.config import Settings, load_settings
 from reviewer.app.events import ReviewJob
 from reviewer.app.locks import HeldLock, JobOutcomes, MergeRequestLocks
+from reviewer.app.recording import ReviewCapture
+from reviewer.app.records import ReviewRecords
 from reviewer.app.review_metrics import PrometheusObserver
 from reviewer.app.services import Services, build_gitlab, build_services
 from reviewer.app.state import ReviewLedger, connect
@@ -60,6 +64,7 @@ class WorkerState:
         self.outcomes = JobOutcomes(client)
         self.projects = ReviewedProjects(client)
         self.claims = SweepClaims(client)
+        self.records = ReviewRecords(client)
 
     def services(self) -> Services:
         if self.problem:
@@ -110,6 +115,7 @@ def enqueue_review(app: Celery, job: ReviewJob, delivery: str) -> str:
             "head_sha": job.head_sha,
             "requested_by": job.requested_by,
             "delivery": delivery,
+            "note_id": job.note_id,
             "enqueued_at": time.time(),
         }
     )
@@ -146,22 +152,24 @@ def review_merge_request_task(
     enqueued_at: float | None = None,
     transient_retries: int = 0,
     lock_waits: int = 0,
+    note_id: int | None = None,
 ) -> dict[str, Any]:
     started_at = time.time()
-    job = ReviewJob(project_id, iid, trigger, head_sha, requested_by)
+    job = ReviewJob(project_id, iid, trigger, head_sha, requested_by, note_id)
     worker = _worker()
     if enqueued_at is not None and transient_retries == lock_waits == 0:
         metrics.QUEUE_WAIT_SECONDS.observe(max(0.0, time.time() - enqueued_at))
     deadline = Deadline(worker.settings.review_deadline)
+    capture = ReviewCapture(PrometheusObserver(), started_at=started_at)
     try:
         held = worker.locks.try_hold(project_id, iid, on_lost=deadline.cancel)
     except redis.RedisError as exc:
-        return _retry_or_fail(self, worker, job, TransientError(f"Redis: {type(exc).__name__}"), None)
+        return _retry_or_fail(self, worker, job, _redis_error(exc), None, capture)
     if held is None:
         return _wait_for_lock(self, worker, job, lock_waits)
     with held:
         try:
-            result = _review(self, worker, job, deadline, started_at)
+            result = _review(self, worker, job, deadline, capture)
         except (TransientError, redis.RedisError) as exc:
             failure: ReviewerError = exc if isinstance(exc, TransientError) else _redis_error(exc)
         except ReviewStopped as exc:  # a lost lock is worth another try; a passed deadline is not
@@ -175,11 +183,11 @@ def review_merge_request_task(
             )
         else:
             return result
-        return _retry_or_fail(self, worker, job, failure, held)
+        return _retry_or_fail(self, worker, job, failure, held, capture)
 
 
 def _review(
-    task: Task, worker: WorkerState, job: ReviewJob, deadline: Deadline, started_at: float
+    task: Task, worker: WorkerState, job: ReviewJob, deadline: Deadline, capture: ReviewCapture
 ) -> dict[str, Any]:
     task_id = str(task.request.id)
     finished = worker.outcomes.get(task_id)
@@ -197,6 +205,8 @@ def _review(
         head_sha=job.head_sha,
         requested_by=job.requested_by,
         job_id=task_id,
+        note_id=job.note_id,
+        delivery=str(task.request.kwargs.get("delivery") or ""),
     )
     with within(deadline):
         outcome = review_merge_request(
@@ -205,10 +215,10 @@ def _review(
             request,
             ledger=worker.ledger,
             catalog=services.catalog,
-            observer=PrometheusObserver(),
+            observer=capture,
         )
     log.info("job %s, %s!%s (%s): %s", task_id, job.project_id, job.iid, job.trigger, outcome.status)
-    return _finish(worker, task_id, {**outcome.as_dict(), "started_at": started_at})
+    return _finish(worker, task_id, {**outcome.as_dict(), "started_at": capture.started_at}, job, capture)
 
 
 def _wait_for_lock(task: Task, worker: WorkerState, job: ReviewJob, lock_waits: int) -> dict[str, Any]:
@@ -224,7 +234,12 @@ def _wait_for_lock(task: Task, worker: WorkerState, job: ReviewJob, lock_waits: 
 
 
 def _retry_or_fail(
-    task: Task, worker: WorkerState, job: ReviewJob, failure: ReviewerError, held: HeldLock | None
+    task: Task,
+    worker: WorkerState,
+    job: ReviewJob,
+    failure: ReviewerError,
+    held: HeldLock | None,
+    capture: ReviewCapture,
 ) -> dict[str, Any]:
     settings = worker.settings
     retries = int(task.request.kwargs.get("transient_retries", 0))
@@ -247,11 +262,18 @@ def _retry_or_fail(
     what = str(failure)
     if isinstance(failure, TransientError):
         what = f"{failure} (tried {retries + 1} times)"
-    return _fail(worker, job, str(task.request.id), failure, what, can_write=held is not None)
+    return _fail(worker, job, str(task.request.id), failure, what, capture, can_write=held is not None)
 
 
 def _fail(
-    worker: WorkerState, job: ReviewJob, task_id: str, failure: ReviewerError, what: str, *, can_write: bool
+    worker: WorkerState,
+    job: ReviewJob,
+    task_id: str,
+    failure: ReviewerError,
+    what: str,
+    capture: ReviewCapture,
+    *,
+    can_write: bool,
 ) -> dict[str, Any]:
     """A review that failed for good: counted, logged and, while this job holds the MR's lock,
     written into the summary note (unless the head was reviewed meanwhile by another job)."""
@@ -265,15 +287,22 @@ def _fail(
             report_failure(gitlab, job.project_id, job.iid, head_sha=job.head_sha, what_failed=what)
     except (ReviewerError, redis.RedisError) as exc:  # the sweep comes back to a head never reviewed
         log.warning("could not write the failure of %s!%s into its summary: %s", job.project_id, job.iid, exc)
-    return _finish(worker, task_id, {"status": "failed", "reason": what, "head_sha": job.head_sha})
+    outcome = {"status": "failed", "reason": what, "head_sha": job.head_sha}
+    return _finish(worker, task_id, outcome, job, capture)
 
 
-def _finish(worker: WorkerState, task_id: str, outcome: dict[str, Any]) -> dict[str, Any]:
+def _finish(
+    worker: WorkerState, task_id: str, outcome: dict[str, Any], job: ReviewJob, capture: ReviewCapture
+) -> dict[str, Any]:
     outcome = {**outcome, "finished_at": time.time()}
     try:
         worker.outcomes.put(task_id, outcome)
     except redis.RedisError as exc:  # a redelivered copy then finds the head reviewed in the ledger
         log.warning("could not record the outcome of job %s: %s", task_id, type(exc).__name__)
+    try:
+        worker.records.add(capture.record(task_id, job.project_id, job.iid, job.trigger, outcome))
+    except Exception as exc:  # the pages lose a line; the review stands
+        log.warning("could not keep the record of job %s for the pages: %s", task_id, type(exc).__name__)
     return outcome
 
 

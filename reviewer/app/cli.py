@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     review.set_defaults(run=_review)
 
     doctor = sub.add_parser("doctor", help="check every setting and connection, say what is wrong")
+    doctor.add_argument(
+        "--repo-config",
+        metavar="FILE",
+        help="also check a repository's .ai-review.yaml (unknown keys, bad values)",
+    )
     doctor.set_defaults(run=_doctor)
 
     mcp = sub.add_parser("mcp", help="an MCP server for coding agents: review a change before pushing it")
@@ -240,6 +245,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the pages check the bind
     # uvicorn stops gracefully on SIGTERM, then raises the signal again: exit through `finally`,
     # so that the embedded Redis and worker are stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -269,6 +275,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
+    from reviewer.app.access import pages_enabled
+
     def state(ok: bool, yes: str, no: str) -> str:
         return f"  [{'x' if ok else ' '}] {yes if ok else no}"
 
@@ -294,6 +302,12 @@ def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
             f"Model gateway: {settings.llm_base_url} ({settings.llm_model})",
             "Model gateway: not set, deterministic checks only "
             "(set REVIEWER_LLM_BASE_URL, REVIEWER_LLM_API_KEY, REVIEWER_LLM_MODEL)",
+        ),
+        state(
+            pages_enabled(host, settings.ui_token.get_secret_value() if settings.ui_token else None),
+            f"Pages: http://{host}:{port}/ui/"
+            + (" (open once with ?token=REVIEWER_UI_TOKEN)" if settings.ui_token else " (this machine only)"),
+            "Pages: off beyond loopback (set REVIEWER_UI_TOKEN to open /ui/ to token holders)",
         ),
         "  `reviewer doctor` checks each setting and connection; "
         "`reviewer review --git HEAD~1..HEAD` reviews a local change.",
@@ -359,7 +373,7 @@ def _mcp(args: argparse.Namespace, settings: Settings) -> int:
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from reviewer.app.doctor import run_checks
 
-    results = run_checks(settings)
+    results = run_checks(settings, repo_config=Path(args.repo_config) if args.repo_config else None)
     for result in results:
         print(f"{result.label:4} {result.name}: {result.detail}")
     return 0 if all(r.ok or not r.required for r in results) else 1

@@ -160,6 +160,8 @@ class Settings(BaseSettings):
 
     # `reviewer mcp` over HTTP: the bearer token its clients send (required to bind beyond loopback)
     mcp_token: SecretStr | None = None
+    # The intake's pages at /ui (reviewer.app.access): off beyond loopback unless this is set
+    ui_token: SecretStr | None = None
 
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
@@ -219,7 +221,14 @@ class Settings(BaseSettings):
         """Every secret configured (tokens, keys, webhook secrets, the Redis password): what no
         log line, error message or note may hold."""
         values = [*self.webhook_secrets]
-        for secret in (self.gitlab_token, self.llm_api_key, self.aig_token, self.backstage_token):
+        for secret in (
+            self.gitlab_token,
+            self.llm_api_key,
+            self.aig_token,
+            self.backstage_token,
+            self.mcp_token,
+            self.ui_token,
+        ):
             if secret is not None:
                 values.append(secret.get_secret_value())
         if self.redis_url:
@@ -247,7 +256,17 @@ def load_settings() -> Settings:
 
 # What the webhook intake itself reads; the rest configures reviews, done by workers.
 INTAKE_FIELDS = frozenset(
-    {"webhook_secret", "redis_url", "state_dir", "host", "port", "log_level", "metrics_dir", "metrics_port"}
+    {
+        "webhook_secret",
+        "redis_url",
+        "state_dir",
+        "host",
+        "port",
+        "log_level",
+        "metrics_dir",
+        "metrics_port",
+        "ui_token",
+    }
 )
 
 

@@ -32,9 +32,10 @@ class ReviewJob:
 
     project_id: int
     iid: int
-    trigger: str  # "opened", "pushed", "ready", "reopened", "command"
+    trigger: str  # "opened", "pushed", "ready", "reopened", "labeled", "command", "override"
     head_sha: str | None = None
     requested_by: int | None = None  # the author of a /ai-review note
+    note_id: int | None = None  # the /ai-review note (the worker reads it from GitLab, not from here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,8 @@ def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
         trigger = "pushed"
     elif action == "update" and _mapping(changes.get("draft")).get("current") is False:
         trigger = "ready"
+    elif action == "update" and "labels" in changes:  # the break-glass label may have come or gone
+        trigger = "labeled"
     else:
         return Ignored(f"merge request action {_shown(action)} needs no review")
     return ReviewJob(project_id=project_id, iid=iid, trigger=trigger, head_sha=head)
@@ -82,8 +85,11 @@ def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     if attrs.get("noteable_type") != "MergeRequest":
         return Ignored(f"comment on a {_shown(attrs.get('noteable_type'))} is not a review request")
     note = attrs.get("note")
-    if not isinstance(note, str) or not REVIEW_COMMAND.search(note):
+    command = REVIEW_COMMAND.search(note) if isinstance(note, str) else None
+    if command is None:
         return Ignored("comment without the /ai-review command")
+    # break glass: "/ai-review override <reason>"; who may, and why, the worker reads from GitLab
+    override = (command.group("args") or "").split(None, 1)[:1] == ["override"]
     mr = _mapping(payload.get("merge_request"))
     project_id = _int(_mapping(payload.get("project")).get("id")) or _int(attrs.get("project_id"))
     iid = _int(mr.get("iid"))
@@ -94,9 +100,10 @@ def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     return ReviewJob(
         project_id=project_id,
         iid=iid,
-        trigger="command",
+        trigger="override" if override else "command",
         head_sha=_sha(_mapping(mr.get("last_commit")).get("id")),
         requested_by=_int(attrs.get("author_id")) or _int(_mapping(payload.get("user")).get("id")),
+        note_id=_int(attrs.get("id")) if override else None,
     )
 
 

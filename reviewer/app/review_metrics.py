@@ -5,13 +5,18 @@ metrics library."""
 from __future__ import annotations
 
 from reviewer.app import metrics
+from reviewer.gitlab.client import MergeRequestInfo
 from reviewer.pipeline import ReviewOutcome
 from reviewer.review.engine import Analysis
+from reviewer.review.verdict import Override
 
 _COUNTED = ("reviewed", "partial", "superseded")
 
 
 class PrometheusObserver:
+    def opened(self, info: MergeRequestInfo) -> None:
+        """Nothing to count until the review has run."""
+
     def analysed(self, team: str, analysis: Analysis) -> None:
         """Tokens and cost of the model calls this run made (stored answers reused cost nothing)."""
         spent = analysis.spent
@@ -26,6 +31,10 @@ class PrometheusObserver:
             kept = "unchecked" if look.problem else "kept"
             metrics.SECOND_LOOK.labels(team=team, verdict=kept).inc(look.checked - dropped)
             metrics.SECOND_LOOK.labels(team=team, verdict="dropped").inc(dropped)
+
+    def overridden(self, team: str, override: Override) -> None:
+        """A break-glass override of the bot's blocking verdict, counted once per MR."""
+        metrics.OVERRIDES.labels(team=team).inc()
 
     def finished(self, outcome: ReviewOutcome) -> None:
         if outcome.status in _COUNTED:

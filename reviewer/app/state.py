@@ -1,6 +1,7 @@
 """What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
-or in part), the model's answers per head, and the ``/ai-review`` cooldown. The ledger implements
-``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
+or in part), the model's answers per head, the ``/ai-review`` cooldown, and how each MR's reviews
+are published (draft notes unavailable, approval refused, the last verdict, an override). The
+ledger implements ``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import redis
 
 from reviewer.app import redis_url
 from reviewer.review.findings import Finding, from_record, to_record
-from reviewer.review.memory import Unfinished
+from reviewer.review.memory import PublishState, Unfinished
 
 
 def connect(url: str) -> redis.Redis:
@@ -133,3 +134,15 @@ class ReviewLedger:
     def answers(self, project_id: int | str, iid: int, head_sha: str) -> RedisAnswerStore:
         """Where the model's answers for this head are kept (see ``reviewer.review.memory``)."""
         return RedisAnswerStore(self._redis, f"reviewer:answers:{project_id}:{iid}:{head_sha}")
+
+    def publish_state(self, project_id: int | str, iid: int) -> PublishState:
+        """How the MR's reviews are published (``reviewer.review.memory.PublishState``)."""
+        raw = self._redis.get(self._key(project_id, iid) + ":publish")
+        try:
+            return PublishState.from_record(json.loads(raw)) if raw else PublishState()
+        except (ValueError, KeyError, TypeError):
+            return PublishState()  # written by another version: the next review writes it anew
+
+    def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None:
+        record = json.dumps(state.as_record()).encode()
+        self._redis.set(self._key(project_id, iid) + ":publish", record, ex=REVIEW_TTL_SECONDS)

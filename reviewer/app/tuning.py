@@ -24,13 +24,17 @@ def show_prompts(
     store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
     if action == "check":
         teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
+        problems = 0
         for name in [None, *teams]:
             policy = store.policy(name)
             for each in ("security", "style", "security+style"):
                 store.render(each, policy, diff="", title="check")
             version = store.version("security+style", policy)
             print(f"ok   {name or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
-        return 0
+            for problem in policy.problems:  # the rest of the file applies; this key does not
+                print(f"WARN {name}: not applied: {problem}")
+            problems += len(policy.problems)
+        return 1 if problems else 0
     if repo_config and Path(repo_config).is_dir():
         local = LocalRepository.open(repo_config)
         paths = local.files("HEAD")

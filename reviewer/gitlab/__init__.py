@@ -1,5 +1,6 @@
 """Everything written to or read from GitLab: the python-gitlab client, the one markdown renderer,
-publishing findings and the summary, and follow-up increments.
+publishing a review (what to write, one batch of drafts, the verdict's overrides, the approval, the
+summary), and follow-up increments.
 
 Rule: only this package imports python-gitlab, and its errors leave it as the project's own
 (``reviewer.errors``); only ``markdown`` makes the text written to GitLab (the client's write methods
@@ -14,8 +15,17 @@ if TYPE_CHECKING:
     from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
     from reviewer.gitlab.increment import Scope, review_scope
     from reviewer.gitlab.markdown import Markdown
-    from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
+    from reviewer.gitlab.publish import (
+        addressed,
+        decide_publication,
+        publish_inline,
+        resolve_addressed,
+        still_present,
+    )
+    from reviewer.gitlab.repository_files import file_reader, repository_instructions
+    from reviewer.gitlab.submit import submit_review
     from reviewer.gitlab.summary import SummaryInput
+    from reviewer.gitlab.versions import version_files
 
 __all__ = [
     "BotThread",
@@ -24,10 +34,16 @@ __all__ = [
     "MergeRequestInfo",
     "Scope",
     "SummaryInput",
+    "addressed",
     "decide_publication",
+    "file_reader",
     "publish_inline",
+    "repository_instructions",
     "resolve_addressed",
     "review_scope",
+    "still_present",
+    "submit_review",
+    "version_files",
 ]
 
 __getattr__ = lazy_exports(
@@ -36,7 +52,16 @@ __getattr__ = lazy_exports(
         "client": ("BotThread", "GitLabClient", "MergeRequestInfo"),
         "increment": ("Scope", "review_scope"),
         "markdown": ("Markdown",),
-        "publish": ("decide_publication", "publish_inline", "resolve_addressed"),
+        "publish": (
+            "addressed",
+            "decide_publication",
+            "publish_inline",
+            "resolve_addressed",
+            "still_present",
+        ),
+        "repository_files": ("file_reader", "repository_instructions"),
+        "submit": ("submit_review",),
         "summary": ("SummaryInput",),
+        "versions": ("version_files",),
     },
 )

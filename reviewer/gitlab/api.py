@@ -38,6 +38,7 @@ class BotThread:
     line: int | None = None  # the line it sits on, on that side, in the version of head_sha
     head_sha: str | None = None
     resolution_explained: bool = False  # the bot already replied why it resolves it
+    graded: tuple[tuple[str, str, str], ...] = ()  # (fingerprint, aspect, severity) where the marker says
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> 
         line=position.get("old_line") if only_old else position.get("new_line"),
         head_sha=position.get("head_sha"),
         resolution_explained=any(RESOLVED_MARKER in body for body in bodies),
+        graded=tuple(dict.fromkeys((m.group(1), m.group(4), m.group(3)) for m in markers if m.group(4))),
     )
 
 

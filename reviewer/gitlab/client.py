@@ -84,6 +84,7 @@ class MergeRequestInfo:
     target_branch: str
     head_sha: str | None
     web_url: str
+    labels: tuple[str, ...] = ()
 
 
 class _DeadlineSession(requests.Session):
@@ -370,6 +371,10 @@ class GitLabClient:
         )
         return int(created)
 
+    def has_summary(self, project: int | str, iid: int) -> bool:
+        """Whether the bot's summary note is on the MR."""
+        return self._summary_note(project, iid) is not None
+
     def _summary_note(self, project: int | str, iid: int) -> Any | None:
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
@@ -421,6 +426,32 @@ class GitLabClient:
             return found
         raise TransientError(f"could not {what}: {reason}, and it is not there; a later retry sends it")
 
+    # -- plumbing shared with the sibling modules (drafts, approvals, members, versions) -------
+
+    @property
+    def retries(self) -> int:
+        """``max_retries`` for python-gitlab calls (transient errors of reads and edits)."""
+        return self._retries
+
+    def mr_resource(self, project: int | str, iid: int) -> Any:
+        """python-gitlab's lazy merge request object (no request made)."""
+        return self._mr(project, iid, lazy=True)
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one python-gitlab call; its errors leave as the project's own (see the module doc)."""
+        return self._call(what, fn)
+
+    def iterate(self, what: str, lister: Callable[..., Any]) -> Iterator[Any]:
+        return self._iterate(what, lister)
+
+    def create_once(self, what: str, send: Callable[[], Any], find: Callable[[], str | None]) -> str:
+        return self._create_once(what, send, find)
+
+    @property
+    def api(self) -> gitlab.Gitlab:
+        """python-gitlab's client, for the calls the sibling modules make through ``call``."""
+        return self._gl
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _mr(self, project: int | str, iid: int, *, lazy: bool = False) -> Any:
@@ -446,6 +477,7 @@ class GitLabClient:
             target_branch=a.get("target_branch") or "",
             head_sha=refs.get("head_sha") or a.get("sha"),
             web_url=web_url,
+            labels=tuple(str(label) for label in a.get("labels") or () if isinstance(label, str)),
         )
 
     def _iterate(self, what: str, lister: Callable[..., Any]) -> Iterator[Any]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.explain import Explanation, explain_finding
+    from reviewer.review.files import FileReader
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
         Finding,
@@ -36,9 +37,11 @@ if TYPE_CHECKING:
         read_instructions,
     )
     from reviewer.review.local import analyse_local_diff, review_local_diff
-    from reviewer.review.memory import Ledger, Unfinished
+    from reviewer.review.memory import Ledger, PublishState, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import (
+        ASPECTS,
+        ConfigProblem,
         PromptStore,
         TeamPolicy,
         apply_overrides,
@@ -47,36 +50,51 @@ if TYPE_CHECKING:
         with_instructions,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import RepositoryRules, describe_repository, repository_rules
+    from reviewer.review.repository import (
+        REPO_CONFIG_FILE,
+        RepositoryRules,
+        describe_repository,
+        repository_rules,
+    )
     from reviewer.review.tokens import TokenCounter, default_counter
+    from reviewer.review.verdict import Override, Standing, Verdict, Verdicts, judge
     from reviewer.review.verify import SecondLookConfig
 
 __all__ = [
     "ANSWER_SCHEMA",
+    "ASPECTS",
+    "REPO_CONFIG_FILE",
     "Analysis",
+    "ConfigProblem",
     "EnclosingConfig",
     "Engine",
     "Explanation",
     "Failure",
+    "FileReader",
     "Finding",
     "Instruction",
     "Ledger",
     "ModelChoice",
+    "Override",
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
     "PromptStore",
+    "PublishState",
     "RepositoryInstructions",
     "RepositoryRules",
     "SecondLookConfig",
     "Severity",
     "Side",
     "Skipped",
+    "Standing",
     "TeamPolicy",
     "Thresholds",
     "Tier",
     "TokenCounter",
     "Unfinished",
+    "Verdict",
+    "Verdicts",
     "analyse_local_diff",
     "apply_overrides",
     "code_hash",
@@ -87,6 +105,7 @@ __all__ = [
     "evaluate",
     "explain_finding",
     "from_record",
+    "judge",
     "load_cases",
     "parse_answer",
     "parse_overrides",
@@ -106,6 +125,7 @@ __getattr__ = lazy_exports(
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "explain": ("Explanation", "explain_finding"),
+        "files": ("FileReader",),
         "findings": (
             "ANSWER_SCHEMA",
             "Finding",
@@ -125,20 +145,22 @@ __getattr__ = lazy_exports(
             "read_instructions",
         ),
         "local": ("analyse_local_diff", "review_local_diff"),
-        "memory": ("Ledger", "Unfinished"),
+        "memory": ("Ledger", "PublishState", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
         "prompts": (
+            "ASPECTS",
+            "ConfigProblem",
             "PromptStore",
             "TeamPolicy",
             "apply_overrides",
             "describe_prompts",
-            "describe_repository",
             "parse_overrides",
             "with_instructions",
         ),
         "report": ("render_report",),
-        "repository": ("RepositoryRules", "describe_repository", "repository_rules"),
+        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "describe_repository", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
+        "verdict": ("Override", "Standing", "Verdict", "Verdicts", "judge"),
         "verify": ("SecondLookConfig",),
     },
 )

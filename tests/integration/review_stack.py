@@ -137,8 +137,13 @@ def wait_for(
 
 
 def bot_threads(gitlab: GitLabStandIn, project_id: int, iid: int) -> list[dict[str, Any]]:
+    """The bot's threads: its discussions but the one holding the summary note (which lists findings too)."""
     bot = gitlab.bot.id
-    return [d for d in gitlab.discussions(project_id, iid) if d["notes"][0]["author"]["id"] == bot]
+    return [
+        d
+        for d in gitlab.discussions(project_id, iid)
+        if d["notes"][0]["author"]["id"] == bot and "<!-- ai-review summary -->" not in d["notes"][0]["body"]
+    ]
 
 
 def thread_titles(gitlab: GitLabStandIn, project_id: int, iid: int) -> list[str]:

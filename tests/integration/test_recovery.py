@@ -83,19 +83,19 @@ def test_a_worker_killed_while_it_posts_leaves_the_review_to_another_with_nothin
     cluster: Cluster,
 ) -> None:
     gitlab = cluster.gitlab
-    # The second thread's POST takes a moment: the worker is killed while it waits for the answer.
+    # The second draft's POST takes a moment: the worker is killed while it waits for the answer.
     # It lands 2 s after it was sent: after the kill, before the job can be redelivered (4 s).
-    gitlab.inject("POST", r"/discussions$", "slow_write", nth=(2,), delay=2.0)
+    gitlab.inject("POST", r"/draft_notes$", "slow_write", nth=(2,), delay=2.0)
     logs = [cluster.home / "one.log", cluster.home / "two.log"]
     env = {**cluster.env, "REVIEWER_VISIBILITY_TIMEOUT": "4"}
     workers = start_workers(env, {"one@%h": logs[0], "two@%h": logs[1]})
     try:
         task_id = cluster.enqueue()
-        wait_for(gitlab.slowed.is_set, 60, lambda: "a slowed thread post")
+        wait_for(gitlab.slowed.is_set, 60, lambda: "a slowed draft post")
         posting = next(i for i, log in enumerate(logs) if f"[{task_id}] received" in log.read_text())
         workers[posting].send_signal(signal.SIGKILL)
         workers[posting].wait(timeout=10)
-        assert len(bot_threads(gitlab, cluster.project_id, cluster.iid)) == 1  # one posted, one on its way
+        assert bot_threads(gitlab, cluster.project_id, cluster.iid) == []  # drafts, not yet published
 
         outcome = cluster.result(task_id)  # redelivered after the visibility timeout
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from celery import signals
 from fakes.gateway_server import FakeGateway, error, hang
 from fakes.gitlab_server import GitLabStandIn
@@ -21,6 +22,7 @@ from reviewer.app import metrics
 from reviewer.app.config import Settings
 from reviewer.app.events import ReviewJob
 from reviewer.app.locks import MergeRequestLocks
+from reviewer.app.records import ReviewRecord, ReviewRecords
 from reviewer.app.state import connect
 from workers import tasks
 from workers.celery_app import REVIEW_TASK, SWEEP_TASK
@@ -141,12 +143,17 @@ def test_an_unexpected_error_is_a_final_failure_that_names_only_its_type(
     stack.start()
     before = _failures("internal")
 
-    outcome = stack.result(stack.enqueue())
+    task_id = stack.enqueue()
+    outcome = stack.result(task_id)
 
     assert outcome["status"] == "failed"
     (summary,) = summaries(stack.gitlab, stack.project_id, stack.iid)
     assert "an internal error (KeyError)" in summary and "glpat" not in summary
     assert _failures("internal") == before + 1
+    assert stack.running is not None
+    (record,) = ReviewRecords(connect(stack.running.redis_url)).recent()
+    assert (record.job_id, record.status, record.project_id) == (task_id, "failed", stack.project_id)
+    assert "an internal error (KeyError)" in record.reason and "glpat" not in record.as_json()
 
 
 def test_a_stuck_review_is_stopped_at_its_deadline_and_says_so(stack: Stack) -> None:
@@ -178,6 +185,22 @@ def test_a_long_review_redelivered_meanwhile_runs_once(stack: Stack) -> None:
     assert len(stack.gateway.requests) == 1 and stack.gateway.max_in_flight == 1
     assert thread_titles(stack.gitlab, stack.project_id, stack.iid) == EXPECTED
     assert len(summaries(stack.gitlab, stack.project_id, stack.iid)) == 1
+    assert [r.job_id for r in ReviewRecords(client).recent()] == [task_id]  # one record, not two
+
+
+def test_a_record_the_pages_cannot_get_fails_no_review(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Unwritable:
+        def add(self, record: ReviewRecord) -> bool:
+            raise redis.ConnectionError("the records are unavailable")
+
+    stack.start()
+    assert tasks._state is not None
+    monkeypatch.setattr(tasks._state, "records", Unwritable())
+
+    outcome = stack.result(stack.enqueue())
+
+    assert outcome["status"] == "reviewed"
+    assert thread_titles(stack.gitlab, stack.project_id, stack.iid) == EXPECTED
 
 
 def test_the_embedded_beat_sweeps_up_a_merge_request_whose_hook_never_came(stack: Stack) -> None:

@@ -297,7 +297,7 @@ def comment(finding: Finding, position: Position | None) -> Markdown:
     suggestion = _suggestion_block(finding, position)
     if suggestion:
         parts.append(suggestion)
-    marker = fingerprint_marker(finding.fingerprint, finding.anchor)
+    marker = fingerprint_marker(finding.fingerprint, finding.anchor, finding.severity.value, finding.aspect)
     if marker:
         parts.append(marker)
     return _made("\n\n".join(parts))
