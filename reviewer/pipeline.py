@@ -26,6 +26,7 @@ from reviewer.gitlab import markdown
 from reviewer.gitlab.client import GitLabClient, MergeRequestInfo
 from reviewer.gitlab.increment import Scope, review_scope
 from reviewer.gitlab.publish import addressed, decide_publication, still_present
+from reviewer.gitlab.repository_files import file_reader, repository_instructions
 from reviewer.gitlab.submit import submit_review
 from reviewer.gitlab.summary import SummaryInput
 from reviewer.gitlab.versions import version_files
@@ -33,7 +34,7 @@ from reviewer.model.usage import Usage
 from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Finding
 from reviewer.review.memory import Ledger, PublishState
-from reviewer.review.prompts import ConfigProblem, TeamPolicy, parse_overrides
+from reviewer.review.prompts import ConfigProblem, TeamPolicy, parse_overrides, with_instructions
 from reviewer.review.report import render_report
 from reviewer.review.verdict import Override, Standing, judge
 
@@ -179,6 +180,8 @@ def _review(
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
         own_patches=lambda since: version_files(gitlab, info.project_id, info.iid, since),
     )
+    named = repository_instructions(gitlab, info, diff.refs.start_sha, scope.files)
+    policy = with_instructions(policy, named)
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
@@ -193,6 +196,7 @@ def _review(
         anchor_files=diff.files,
         service=service.describe() if service else "",
         answers=ledger.answers(info.project_id, info.iid, head) if ledger is not None else None,
+        head_files=file_reader(gitlab, info, head),
     )
     team = policy.team or "unknown"
     if observer is not None:
@@ -386,4 +390,6 @@ def _summary_input(
         files=diff.files,
         problems=policy.problems,
         rebased=scope.rebased,
+        second_look_dropped=len(analysis.second_look.dropped),
+        second_look_problem=analysis.second_look.problem,
     )

@@ -125,7 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument("action", choices=["show", "check"])
     prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
     prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
-    prompts.add_argument("--repo-config", metavar="FILE", help="a repository's .ai-review.yaml to apply too")
+    prompts.add_argument(
+        "--repo-config",
+        metavar="PATH",
+        help="a .ai-review.yaml to apply, or a repository: which rules apply where",
+    )
     prompts.set_defaults(run=_prompts)
 
     evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
@@ -154,6 +158,7 @@ def _logging(level: str) -> None:
 
 
 def _review(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.app.local_git import LocalRepository
     from reviewer.app.services import build_catalog, build_engine, build_gitlab
     from reviewer.review.local import review_local_diff
 
@@ -161,7 +166,10 @@ def _review(args: argparse.Namespace, settings: Settings) -> int:
         if args.project:
             raise ReviewerError("give either PROJECT MR_IID, or --diff/--git, not both")
         text = _read_diff(args.diff, args.git)
-        report, worst = review_local_diff(build_engine(settings), text, fmt=args.format)
+        head_files = LocalRepository.open(".").head_reader(args.git) if args.git else None
+        report, worst = review_local_diff(
+            build_engine(settings), text, fmt=args.format, head_files=head_files
+        )
         _emit(report, args.output)
         return 1 if args.fail_on and worst is not None and worst.rank >= _rank(args.fail_on) else 0
     if not args.project or args.iid is None:
@@ -335,55 +343,19 @@ def _demo_review(settings: Settings) -> None:
     print(f"reviewer: review of the last commit (git diff HEAD~1..HEAD):\n{report}", flush=True)
 
 
-# -- prompts and eval ------------------------------------------------------------------------
+# -- prompts and eval (reviewer.app.tuning) ---------------------------------------------------
 
 
 def _prompts(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import thresholds
-    from reviewer.review.prompts import PromptStore, describe_prompts, parse_overrides
+    from reviewer.app.tuning import show_prompts
 
-    store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
-    if args.action == "check":
-        teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
-        problems = 0
-        for team in [None, *teams]:
-            policy = store.policy(team)
-            for aspect in ("security", "style", "security+style"):
-                store.render(aspect, policy, diff="", title="check")
-            version = store.version("security+style", policy)
-            print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
-            for problem in policy.problems:  # the rest of the file applies; this key does not
-                print(f"WARN {team}: not applied: {problem}")
-            problems += len(policy.problems)
-        return 1 if problems else 0
-    overrides = None
-    if args.repo_config:
-        overrides = parse_overrides(
-            Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
-        )
-    print(describe_prompts(store, store.policy(args.team, overrides), args.aspect))
-    return 0
+    return show_prompts(settings, args.action, args.team, args.aspect, args.repo_config)
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import build_engine
-    from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
+    from reviewer.app.tuning import evaluate_prompts
 
-    if not settings.llm_configured:
-        print("reviewer: no gateway configured: only the deterministic checks are measured", file=sys.stderr)
-    cases = load_cases(args.cases)
-    runs = [("", settings)]
-    if args.compare_prompts:
-        runs.append(
-            (str(args.compare_prompts), settings.model_copy(update={"prompts_dir": args.compare_prompts}))
-        )
-    failed = False
-    for label, run_settings in runs:
-        engine = build_engine(run_settings)
-        result = evaluate(engine, cases, engine.prompts.policy(args.team), tolerance=args.tolerance)
-        print(render_evaluation(result, label or str(run_settings.prompts_dir)))
-        failed |= result.total.precision < args.min_precision or result.total.recall < args.min_recall
-    return 1 if failed else 0
+    return evaluate_prompts(settings, args)
 
 
 # -- mcp -------------------------------------------------------------------------------------

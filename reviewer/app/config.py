@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     keep_globs: CommaList = ()
     sensitive_globs: CommaList = ()
 
+    # Review depth: each hunk's enclosing function and class (read at the head), the second look
+    enclosing_context: bool = True
+    enclosing_function_tokens: int = Field(default=400, ge=0)  # a function this short comes whole
+    verify: bool = True  # the second look: one batched call checks the findings before they are posted
+    verify_min_severity: Severity = Severity.INFO  # findings below it are posted unchecked
+    llm_verify_model: str | None = None  # the second look's model; default the lite model
+
     # Intake
     host: str = "127.0.0.1"
     port: int = 8080
@@ -170,7 +177,7 @@ class Settings(BaseSettings):
     def _on_the_built_in_prices(cls, value: dict[str, Price]) -> dict[str, Price]:
         return DEFAULT_PRICES | value
 
-    @field_validator("min_severity", mode="before")
+    @field_validator("min_severity", "verify_min_severity", mode="before")
     @classmethod
     def _any_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -192,7 +199,13 @@ class Settings(BaseSettings):
         return self.visibility_timeout * 0.75
 
     @field_validator(
-        "gitlab_url", "llm_base_url", "backstage_url", "redis_url", "llm_max_tokens", mode="before"
+        "gitlab_url",
+        "llm_base_url",
+        "backstage_url",
+        "redis_url",
+        "llm_max_tokens",
+        "llm_verify_model",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

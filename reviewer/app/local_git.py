@@ -9,7 +9,7 @@ driver, no fsmonitor hook.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from reviewer.errors import ReviewerError
@@ -67,9 +67,38 @@ class LocalRepository:
             raise ReviewerError(f"{rev_range} names no revision")
         return revisions[0]
 
-    def reader(self, revision: str) -> Callable[[str], str | None]:
-        """Files as ``revision`` has them: path -> text, or None when it has no such file."""
-        return lambda path: self.read(revision, path)
+    def head_reader(self, rev_range: str) -> Callable[[str], str | None]:
+        """Files as the new side of ``git diff REV_RANGE`` has them: ``B`` of ``A..B`` and
+        ``A...B`` (HEAD when left out), the work tree for ``git diff REV``."""
+        check_range(rev_range)
+        for separator in ("...", ".."):
+            if separator in rev_range:
+                return self.reader(rev_range.split(separator, 1)[1] or "HEAD")
+        return self.read_work_tree
+
+    def read_work_tree(self, path: str) -> str | None:
+        """A file of the work tree, or None when it has none (or the path leads out of it)."""
+        root = self.root.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            return None
+        try:
+            return target.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def reader(self, revision: str, *, only: Collection[str] | None = None) -> Callable[[str], str | None]:
+        """Files as ``revision`` has them: path -> text, or None when it has no such file (or,
+        with ``only``, the path is not one of those: no git process is started for it)."""
+        wanted = set(only) if only is not None else None
+        return lambda path: self.read(revision, path) if wanted is None or path in wanted else None
+
+    def files(self, revision: str = "HEAD") -> list[str]:
+        """The paths of every file ``revision`` holds."""
+        listing = _run(
+            ["ls-tree", "-r", "-z", "--name-only", revision], self.root, what=f"files of {revision}"
+        )
+        return [path for path in listing.split("\0") if path]
 
     def read(self, revision: str, path: str) -> str | None:
         try:

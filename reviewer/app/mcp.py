@@ -23,7 +23,7 @@ the reason, never a crash of the server.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -82,6 +82,7 @@ class ReportedFinding(BaseModel):
     body: str
     suggestion: str | None
     source: str
+    instruction: str  # the team's named instruction the finding follows; "" for none
 
 
 class ReviewResult(BaseModel):
@@ -98,6 +99,7 @@ class _Change:
     files: list[FileDiff]
     rules: RepositoryRules
     title: str
+    head_files: Callable[[str], str | None] | None = None  # the new side's files, for context
 
 
 class ReviewTools:
@@ -117,6 +119,7 @@ class ReviewTools:
             policy=policy,
             service=change.rules.service.describe() if change.rules.service else "",
             trigger="mcp",
+            head_files=change.head_files,
         )
         mask = scan_secrets(change.files).masker
         notes = list(change.rules.notes)
@@ -124,6 +127,10 @@ class ReviewTools:
             notes.append("no model gateway configured: deterministic checks only (REVIEWER_LLM_BASE_URL)")
         notes.extend(mask(str(failure)) for failure in analysis.failures)
         notes.extend(mask(f"not reviewed: {s.path} ({s.reason})") for s in analysis.plan.skipped)
+        if analysis.second_look.dropped:
+            notes.append(f"{len(analysis.second_look.dropped)} findings dropped on a second look")
+        if analysis.second_look.problem:
+            notes.append(mask(analysis.second_look.problem))
         if analysis.over_cap:
             notes.append(f"{len(analysis.over_cap)} more findings over the team's limit of comments")
         return ReviewResult(
@@ -177,21 +184,25 @@ class ReviewTools:
         HEAD for a diff text), the default team's without a repository."""
         if diff is not None and rev_range:
             raise ReviewerError("give either diff or rev_range, not both")
-        if repo:
-            local = LocalRepository.open(repo)
-            rules = repository_rules(self.engine.prompts, local.reader(local.base(rev_range or "HEAD")))
+        head_files = None
+        local = LocalRepository.open(repo) if repo else None
+        if local is not None:
+            head_files = local.head_reader(rev_range or "HEAD")  # a diff text: the work tree
             if diff is None:
                 rev_range = rev_range or "HEAD"
                 diff = local.diff(rev_range)
-        else:
-            rules = RepositoryRules(self.engine.prompts.policy(None), None, ("no repository: default rules",))
         if diff is None:
             raise ReviewerError("give a diff text, or repo (a local git repository path) and rev_range")
         files = parse_unified(diff)
         title = f"local change {rev_range}" if rev_range else "local change"
         if not files:
             raise ReviewerError(f"the diff of the {title} is empty: nothing to review")
-        return _Change(files, rules, title)
+        if local is not None:
+            base = local.reader(local.base(rev_range or "HEAD"))
+            rules = repository_rules(self.engine.prompts, base, paths=[f.path for f in files])
+        else:
+            rules = RepositoryRules(self.engine.prompts.policy(None), None, ("no repository: default rules",))
+        return _Change(files, rules, title, head_files)
 
 
 def _reported(finding: Finding, mask: Any) -> ReportedFinding:
@@ -206,6 +217,7 @@ def _reported(finding: Finding, mask: Any) -> ReportedFinding:
         body=mask(finding.body),
         suggestion=mask(finding.suggestion) if finding.suggestion is not None else None,
         source=finding.source,
+        instruction=finding.instruction or "",
     )
 
 

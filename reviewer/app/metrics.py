@@ -52,6 +52,7 @@ MODEL_TOKENS: Counter
 MODEL_COST: Counter
 FEEDBACK: Counter
 OVERRIDES: Counter
+SECOND_LOOK: Counter
 
 _multiprocess_dir: Path | None = None
 
@@ -59,6 +60,7 @@ _multiprocess_dir: Path | None = None
 def _define() -> None:
     global REGISTRY, WEBHOOKS, REVIEWS, FINDINGS, TOKENS, COST, REVIEW_SECONDS, SPOOL_DRAINED
     global REVIEW_FAILURES, QUEUE_WAIT_SECONDS, MODEL_CALLS, MODEL_TOKENS, MODEL_COST, FEEDBACK, OVERRIDES
+    global SECOND_LOOK
     REGISTRY = CollectorRegistry(auto_describe=True)
     WEBHOOKS = Counter("reviewer_webhooks", "Webhook deliveries by outcome", ["outcome"], registry=REGISTRY)
     REVIEWS = Counter("reviewer_reviews", "Reviews by outcome", ["outcome", "tier"], registry=REGISTRY)
@@ -116,6 +118,13 @@ def _define() -> None:
     )
     OVERRIDES = Counter(
         "reviewer_overrides", "Break-glass overrides of the bot's verdict", ["team"], registry=REGISTRY
+    )
+    SECOND_LOOK = Counter(
+        "reviewer_second_look_findings",
+        "Findings the second look checked, by verdict: kept, dropped (never posted), or unchecked "
+        "(its call failed and every finding was kept)",
+        ["team", "verdict"],
+        registry=REGISTRY,
     )
 
 

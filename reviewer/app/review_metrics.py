@@ -25,6 +25,12 @@ class PrometheusObserver:
         metrics.TOKENS.labels(kind="completion", team=team).inc(spent.completion_tokens)
         metrics.COST.labels(team=team).inc(spent.cost)
         metrics.REVIEW_SECONDS.observe(analysis.seconds)
+        look = analysis.second_look
+        if look.checked and not look.reused:  # a retry's stored verdicts were counted the first time
+            dropped = len(look.dropped)
+            kept = "unchecked" if look.problem else "kept"
+            metrics.SECOND_LOOK.labels(team=team, verdict=kept).inc(look.checked - dropped)
+            metrics.SECOND_LOOK.labels(team=team, verdict="dropped").inc(dropped)
 
     def overridden(self, team: str, override: Override) -> None:
         """A break-glass override of the bot's blocking verdict, counted once per MR."""

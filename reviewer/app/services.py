@@ -13,11 +13,13 @@ from reviewer.catalog import BackstageCatalog, ServiceCatalog
 from reviewer.errors import ConfigError
 from reviewer.gitlab.client import GitLabClient
 from reviewer.model.client import GatewayConfig, LLMClient
+from reviewer.review.context import EnclosingConfig
 from reviewer.review.engine import Engine, ModelChoice
 from reviewer.review.findings import Thresholds
 from reviewer.review.planning import PlanConfig
 from reviewer.review.prompts import PromptStore
 from reviewer.review.tokens import default_counter
+from reviewer.review.verify import SecondLookConfig
 
 
 @dataclass
@@ -88,6 +90,8 @@ def build_engine(settings: Settings, *, llm: LLMClient | None = None) -> Engine:
         plan_config=plan_config,
         counter=default_counter(cache_dir=settings.tokenizer_cache),
         concurrency=settings.llm_concurrency,
+        enclosing=EnclosingConfig(settings.enclosing_context, settings.enclosing_function_tokens),
+        second=SecondLookConfig(settings.verify, settings.llm_verify_model, settings.verify_min_severity),
     )
 
 

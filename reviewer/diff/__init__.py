@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         parse_unified,
     )
     from reviewer.diff.positions import Inline, InSummary, LineIndex, LinePoint, Placement, Position
-    from reviewer.diff.render import render_file, render_header, render_hunk
+    from reviewer.diff.render import render_file, render_header, render_hunk, render_line
 
 __all__ = [
     "DiffLine",
@@ -45,6 +45,7 @@ __all__ = [
     "render_file",
     "render_header",
     "render_hunk",
+    "render_line",
 ]
 
 __getattr__ = lazy_exports(
@@ -63,6 +64,6 @@ __getattr__ = lazy_exports(
             "parse_unified",
         ),
         "positions": ("InSummary", "Inline", "LineIndex", "LinePoint", "Placement", "Position"),
-        "render": ("render_file", "render_header", "render_hunk"),
+        "render": ("render_file", "render_header", "render_hunk", "render_line"),
     },
 )

@@ -17,7 +17,11 @@ Format (one legend line in the prompt explains it)::
   (side "old"). A blank line shows as its number and mark only.
 
 Only ``context`` unchanged lines around each change are kept, so every changed line is sent once
-with just enough around it. Paths and line breaks inside a line (``\\r``, form feed, U+2028...)
+with just enough around it. ``around`` adds lines of the file as the head has them (the signatures
+of the enclosing function and class, the whole function when it is short): they read as unchanged
+lines with their new-file numbers, an ``@@`` alone wherever lines are left out between them.
+
+Paths and line breaks inside a line (``\\r``, form feed, U+2028...)
 are escaped so that one diff line is always one rendered line. ``masker`` (the secrets
 detector's) runs over the finished text, so no secret reaches the model.
 """
@@ -25,7 +29,7 @@ detector's) runs over the finished text, so no secret reaches the model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from reviewer.diff.parsing import DiffLine, FileDiff, FileStatus, Hunk, LineKind
 
@@ -65,21 +69,58 @@ def render_header(file: FileDiff) -> str:
     return f"## {path}\n"
 
 
-def render_hunk(hunk: Hunk, *, context: int = 3) -> str:
+def render_hunk(hunk: Hunk, *, context: int = 3, around: Mapping[int, str] | None = None) -> str:
     """One hunk: its ``@@`` line and its lines, unchanged ones trimmed to ``context`` around each
-    change. A hunk without changes renders as nothing."""
+    change. ``around`` maps new-file line numbers to the head's text of lines to show as well:
+    those before or after the hunk, and unchanged lines of the hunk that trimming left out. A hunk
+    without changes renders as nothing."""
     lines = hunk.lines
     changed = [i for i, line in enumerate(lines) if line.kind is not _CONTEXT]
     if not changed:
         return ""
-    section = hunk.section.strip()
+    shown = {i for start, stop in _windows(changed, len(lines), max(context, 0)) for i in range(start, stop)}
+    around = around or {}
+    shown.update(i for i, line in enumerate(lines) if line.new_no in around)
+    first, last = _new_range(hunk)
+    # git's guess at the enclosing function is left out when the head's own lines show it
+    section = "" if any(n < first for n in around) else hunk.section.strip()
     out = [f"@@ {_single_line(section)}\n" if section else "@@\n"]
-    for n, (start, stop) in enumerate(_windows(changed, len(lines), max(context, 0))):
-        if n:
+    # Each line written with where it sits: before the hunk and after it by its new-file number,
+    # inside it by its index; a gap between two written lines gets an ``@@`` alone.
+    previous: tuple[str, int] | None = None
+    for where, key, line in [
+        *(
+            ("before", n, DiffLine(_CONTEXT, None, n, text))
+            for n, text in sorted(around.items())
+            if n < first
+        ),
+        *(("hunk", i, lines[i]) for i in sorted(shown)),
+        *(("after", n, DiffLine(_CONTEXT, None, n, text)) for n, text in sorted(around.items()) if n > last),
+    ]:
+        if previous is not None and not _adjacent(previous, (where, key), len(lines), first, last):
             out.append("@@\n")
-        out.extend(map(render_line, lines[start:stop]))
+        out.append(render_line(line))
+        previous = (where, key)
     text = "".join(out)
     return _LINE_BREAKS.sub(_escape, text) if _LINE_BREAKS.search(text) else text
+
+
+def _new_range(hunk: Hunk) -> tuple[int, int]:
+    """The new-file lines a hunk covers, [first, last]; a hunk that only removes lines covers
+    none: the removal sits between lines ``new_start`` and ``new_start + 1``."""
+    if hunk.new_len:
+        return hunk.new_start, hunk.new_start + hunk.new_len - 1
+    return hunk.new_start + 1, hunk.new_start
+
+
+def _adjacent(previous: tuple[str, int], current: tuple[str, int], size: int, first: int, last: int) -> bool:
+    """Whether nothing lies between two written lines (see ``render_hunk``)."""
+    (was, a), (now, b) = previous, current
+    if was == now:
+        return b == a + 1
+    if was == "before":
+        return now == "hunk" and b == 0 and a == first - 1
+    return was == "hunk" and a == size - 1 and b == last + 1
 
 
 def _windows(changed: list[int], total: int, context: int) -> list[tuple[int, int]]:

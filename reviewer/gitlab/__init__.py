@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         resolve_addressed,
         still_present,
     )
+    from reviewer.gitlab.repository_files import file_reader, repository_instructions
     from reviewer.gitlab.submit import submit_review
     from reviewer.gitlab.summary import SummaryInput
     from reviewer.gitlab.versions import version_files
@@ -35,7 +36,9 @@ __all__ = [
     "SummaryInput",
     "addressed",
     "decide_publication",
+    "file_reader",
     "publish_inline",
+    "repository_instructions",
     "resolve_addressed",
     "review_scope",
     "still_present",
@@ -56,6 +59,7 @@ __getattr__ = lazy_exports(
             "resolve_addressed",
             "still_present",
         ),
+        "repository_files": ("file_reader", "repository_instructions"),
         "submit": ("submit_review",),
         "summary": ("SummaryInput",),
         "versions": ("version_files",),

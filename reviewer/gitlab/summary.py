@@ -4,9 +4,9 @@ It opens with the verdict (looks good, comments, changes requested; an override 
 then says what was reviewed and how (head, tier, aspects, prompt versions; a rebase that changed
 none of the MR's own changes), what was found (each finding on a line linked to its thread),
 every finding that could not go inline and why, how many findings were dropped for naming no file
-of the MR, every file that was not reviewed and why, what failed, settings that were not applied,
-the bot's approval, a per-file table for MRs of more than a few files, and what it cost. A clean
-MR gets a short note and no inline noise.
+of the MR or on a second look, every file that was not reviewed and why, what failed, settings that
+were not applied, the bot's approval, a per-file table for MRs of more than a few files, and what it
+cost. A clean MR gets a short note and no inline noise.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class SummaryInput:
     unreviewed: tuple[str, ...] = ()  # files whose model calls failed: the next trigger reviews them
     off_diff: int = 0  # model findings dropped: their path is no file of the MR
     mask: Callable[[str], str] | None = None  # the review's secret masker, run over every piece
+    second_look_dropped: int = 0  # model findings the second look dropped: never posted
+    second_look_problem: str = ""  # why the second look could not check (every finding was kept)
     verdicts: Verdicts | None = None  # None: no verdict (a dry run without GitLab's threads)
     refusals: tuple[tuple[str, str], ...] = ()  # overrides asked for and not applied: (who, why)
     web_url: str = ""  # the MR's page, as GitLab gave it: links to its notes start here

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from reviewer.model.answers import AnswerInvalid, AspectAnswer
     from reviewer.model.calls import Completion
     from reviewer.model.client import AnswerCutOff, GatewayConfig, LLMClient
+    from reviewer.model.structured import strict_schema
     from reviewer.model.usage import Price, Usage
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LLMClient",
     "Price",
     "Usage",
+    "strict_schema",
 ]
 
 __getattr__ = lazy_exports(
@@ -32,6 +34,7 @@ __getattr__ = lazy_exports(
         "answers": ("AnswerInvalid", "AspectAnswer"),
         "calls": ("Completion",),
         "client": ("AnswerCutOff", "GatewayConfig", "LLMClient"),
+        "structured": ("strict_schema",),
         "usage": ("Price", "Usage"),
     },
 )

@@ -1,6 +1,8 @@
 """The review itself: planning and risk tiers, chunking, token counting, prompts, the engine that asks
 the model aspects in parallel, findings and their merge, reports, evaluation, the deterministic detectors
-(``reviewer.review.detectors``), and what a review remembers (``memory``: Protocols the app layer implements).
+(``reviewer.review.detectors``), and what a review remembers (``memory``: Protocols the app layer implements);
+review depth: each hunk's enclosing context (``context``, ``outline``), the instructions a repository
+already writes (``instructions``), and the second look before publishing (``verify``).
 
 Rule: computation over a diff handed in; no GitLab, web framework, Redis, Celery or metrics; the
 model is reached only through ``reviewer.model``.
@@ -11,9 +13,11 @@ from typing import TYPE_CHECKING
 from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
+    from reviewer.review.context import EnclosingConfig
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.explain import Explanation, explain_finding
+    from reviewer.review.files import FileReader
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
         Finding,
@@ -26,6 +30,12 @@ if TYPE_CHECKING:
         parse_answer,
         to_record,
     )
+    from reviewer.review.instructions import (
+        Instruction,
+        RepositoryInstructions,
+        describe_instructions,
+        read_instructions,
+    )
     from reviewer.review.local import analyse_local_diff, review_local_diff
     from reviewer.review.memory import Ledger, PublishState, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
@@ -37,11 +47,18 @@ if TYPE_CHECKING:
         apply_overrides,
         describe_prompts,
         parse_overrides,
+        with_instructions,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import REPO_CONFIG_FILE, RepositoryRules, repository_rules
+    from reviewer.review.repository import (
+        REPO_CONFIG_FILE,
+        RepositoryRules,
+        describe_repository,
+        repository_rules,
+    )
     from reviewer.review.tokens import TokenCounter, default_counter
     from reviewer.review.verdict import Override, Standing, Verdict, Verdicts, judge
+    from reviewer.review.verify import SecondLookConfig
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -49,10 +66,13 @@ __all__ = [
     "REPO_CONFIG_FILE",
     "Analysis",
     "ConfigProblem",
+    "EnclosingConfig",
     "Engine",
     "Explanation",
     "Failure",
+    "FileReader",
     "Finding",
+    "Instruction",
     "Ledger",
     "ModelChoice",
     "Override",
@@ -61,7 +81,9 @@ __all__ = [
     "PlanConfig",
     "PromptStore",
     "PublishState",
+    "RepositoryInstructions",
     "RepositoryRules",
+    "SecondLookConfig",
     "Severity",
     "Side",
     "Skipped",
@@ -77,7 +99,9 @@ __all__ = [
     "apply_overrides",
     "code_hash",
     "default_counter",
+    "describe_instructions",
     "describe_prompts",
+    "describe_repository",
     "evaluate",
     "explain_finding",
     "from_record",
@@ -85,19 +109,23 @@ __all__ = [
     "load_cases",
     "parse_answer",
     "parse_overrides",
+    "read_instructions",
     "render_evaluation",
     "render_report",
     "repository_rules",
     "review_local_diff",
     "to_record",
+    "with_instructions",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
+        "context": ("EnclosingConfig",),
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "explain": ("Explanation", "explain_finding"),
+        "files": ("FileReader",),
         "findings": (
             "ANSWER_SCHEMA",
             "Finding",
@@ -110,6 +138,12 @@ __getattr__ = lazy_exports(
             "parse_answer",
             "to_record",
         ),
+        "instructions": (
+            "Instruction",
+            "RepositoryInstructions",
+            "describe_instructions",
+            "read_instructions",
+        ),
         "local": ("analyse_local_diff", "review_local_diff"),
         "memory": ("Ledger", "PublishState", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
@@ -121,10 +155,12 @@ __getattr__ = lazy_exports(
             "apply_overrides",
             "describe_prompts",
             "parse_overrides",
+            "with_instructions",
         ),
         "report": ("render_report",),
-        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "repository_rules"),
+        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "describe_repository", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
         "verdict": ("Override", "Standing", "Verdict", "Verdicts", "judge"),
+        "verify": ("SecondLookConfig",),
     },
 )

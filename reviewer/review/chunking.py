@@ -6,7 +6,7 @@ off, its prompt over the context) is halved the same ways: ``halve``."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import TypeVar
@@ -46,53 +46,70 @@ def _unmasked(text: str) -> str:
     return text
 
 
+Around = Callable[[FileDiff, Hunk], Mapping[int, str]]
+"""The lines of the head a hunk brings along (``reviewer.review.context``): number -> text."""
+
+
 class Cutter:
     """Renders files and cuts those over the budget; collects notes on what it had to cut."""
 
     def __init__(
-        self, budget: int, context: int, counter: TokenCounter, mask: Callable[[str], str] | None = None
+        self,
+        budget: int,
+        context: int,
+        counter: TokenCounter,
+        mask: Callable[[str], str] | None = None,
+        around: Around | None = None,
     ) -> None:
         self.budget = budget
         self.context = context
         self.count = counter.count
         self.mask = mask or _unmasked
+        self.around = around
         self.notes: list[str] = []
 
     def pieces(self, file: FileDiff) -> list[Piece]:
         header = self.mask(render_header(file))
         header_tokens = self.count(header)
-        hunks = [r for r in map(self._render, file.hunks) if r.text]
+        hunks = [r for r in (self._render(file, h) for h in file.hunks) if r.text]
         total = header_tokens + sum(r.tokens for r in hunks)
         if total <= self.budget:
             return [Piece(file, header + "".join(r.text for r in hunks), total)]
         room = self.budget - header_tokens
+        if self.around is not None:  # each hunk with all of its context, then each part again
+            hunks = [r for r in (self._render(replace(file, hunks=(h,)), h) for h in file.hunks) if r.text]
         parts = _group([sub for r in hunks for sub in self._fit(file, r, room)], room)
-        return [
-            Piece(
-                replace(file, hunks=tuple(r.hunk for r in part)),
-                header + "".join(r.text for r in part),
-                header_tokens + sum(r.tokens for r in part),
-            )
-            for part in parts
-        ]
+        return [self._piece(replace(file, hunks=tuple(r.hunk for r in part)), header, part) for part in parts]
+
+    def _piece(self, file: FileDiff, header: str, rendered: list[_Rendered]) -> Piece:
+        """A part of a file: its hunks rendered again together, so that context one hunk shows is
+        not repeated by the next (only ever fewer tokens than the parts counted alone)."""
+        if self.around is not None and len(rendered) > 1:
+            rendered = [self._render(file, r.hunk) for r in rendered]
+        return Piece(
+            file,
+            header + "".join(r.text for r in rendered),
+            self.count(header) + sum(r.tokens for r in rendered),
+        )
 
     def whole(self, file: FileDiff) -> Piece:
         """The file with all its hunks, rendered and counted, whatever the budget."""
         header = self.mask(render_header(file))
-        hunks = [r for r in map(self._render, file.hunks) if r.text]
+        hunks = [r for r in (self._render(file, h) for h in file.hunks) if r.text]
         return Piece(
             file, header + "".join(r.text for r in hunks), self.count(header) + sum(r.tokens for r in hunks)
         )
 
-    def _render(self, hunk: Hunk) -> _Rendered:
-        text = self.mask(render_hunk(hunk, context=self.context))
+    def _render(self, file: FileDiff, hunk: Hunk) -> _Rendered:
+        around = self.around(file, hunk) if self.around is not None else None
+        text = self.mask(render_hunk(hunk, context=self.context, around=around))
         return _Rendered(hunk, text, self.count(text) if text else 0)
 
     def _fit(self, file: FileDiff, rendered: _Rendered, room: int) -> list[_Rendered]:
         """The hunk, or its parts cut between lines when it alone is over ``room``."""
         if rendered.tokens <= room:
             return [rendered]
-        parts = self._split(rendered, room)
+        parts = self._split(file, rendered, room)
         if len(parts) > 1:
             self.notes.append(
                 f"{file.path}: a hunk of {rendered.tokens} tokens, over the {self.budget}-token budget, "
@@ -106,7 +123,7 @@ class Cutter:
                 )
         return parts
 
-    def _split(self, rendered: _Rendered, room: int) -> list[_Rendered]:
+    def _split(self, file: FileDiff, rendered: _Rendered, room: int) -> list[_Rendered]:
         """Cut between lines, each line's cost estimated from its length (a count per line would
         cost a counter call each); a part the estimate got wrong is cut again."""
         lines = rendered.hunk.lines
@@ -115,8 +132,10 @@ class Cutter:
         lengths = [len(line.text) + 8 for line in lines]  # 8: number, mark, spaces, newline
         scale = rendered.tokens / sum(lengths)
         costs = [math.ceil(length * scale) for length in lengths]
-        parts = [part for part in map(self._render, _cut(rendered.hunk, costs, room)) if part.text]
-        return [cut for part in parts for cut in (self._split(part, room) if part.tokens > room else [part])]
+        parts = [r for r in (self._render(file, h) for h in _cut(rendered.hunk, costs, room)) if r.text]
+        return [
+            cut for part in parts for cut in (self._split(file, part, room) if part.tokens > room else [part])
+        ]
 
 
 def _first_changed(hunk: Hunk) -> int | None:

@@ -15,18 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reviewer.diff.parsing import DiffRefs, FileDiff, LineKind
+from reviewer.diff.parsing import DiffRefs, FileDiff, FileStatus, LineKind
 from reviewer.diff.positions import Inline, LineIndex, Placement
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
 from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
 from reviewer.model.usage import Usage
 from reviewer.review.chunking import halve
+from reviewer.review.context import EnclosingConfig, EnclosingContext
 from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.files import FileReader, read_all
 from reviewer.review.findings import Finding, select, with_fingerprint
 from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_answer
-from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review
+from reviewer.review.planning import Chunk, Plan, PlanConfig, Tier, plan_review, reviewed_files
 from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
+from reviewer.review.verify import SecondLook, SecondLookConfig, second_look
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ class Analysis:
 
     off_diff: int = 0  # model findings dropped because their path is no file of the diff
     masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
+    head_texts: Mapping[str, str | None] = field(default_factory=dict)  # reviewed files at head
+    second_look: SecondLook = field(default_factory=SecondLook)  # what it checked and dropped
 
     @property
     def complete(self) -> bool:
@@ -103,6 +108,8 @@ class Engine:
     plan_config: PlanConfig
     counter: TokenCounter
     concurrency: int = 8
+    enclosing: EnclosingConfig = field(default_factory=EnclosingConfig)
+    second: SecondLookConfig = field(default_factory=SecondLookConfig)  # off unless configured
 
     def analyse(
         self,
@@ -115,17 +122,30 @@ class Engine:
         anchor_files: Sequence[FileDiff] | None = None,
         service: str = "",
         answers: AnswerStore | None = None,
+        head_files: FileReader | None = None,
     ) -> Analysis:
         """Review ``files``; findings anchor on ``anchor_files`` (the whole MR diff, when ``files``
         is only part of it) or on ``files``. ``service`` is the catalog's one-line description.
         With ``answers``, a question already answered for this head is not asked again, and each
-        new answer is stored as it arrives."""
+        new answer is stored as it arrives. ``head_files`` reads a file as the head has it: each
+        reviewed file is read once, in parallel, for the enclosing context of its hunks."""
         started = time.monotonic()
-        secrets = scan_secrets(files)
         config = self.plan_config
         if policy.ignore_paths:
             config = replace(config, noise_globs=(*config.noise_globs, *policy.ignore_paths))
-        plan = plan_review(files, config, self.counter, masker=secrets.masker)
+        texts: Mapping[str, str | None] = {}
+        reviewed = reviewed_files(files, config)
+        if head_files is not None and self.enclosing.enabled:
+            paths = [f.new_path for f in reviewed if f.status is not FileStatus.DELETED]
+            texts = read_all(head_files, paths, concurrency=self.concurrency)
+        enclosing = EnclosingContext(
+            texts, _enclosing_for(reviewed, config, self.enclosing), self.counter.count
+        )
+        # Lines of the head that may be sent are scanned for secrets with the diff's own.
+        secrets = scan_secrets([*files, *enclosing.scanned_lines(files)])
+        plan = plan_review(
+            files, config, self.counter, masker=secrets.masker, around=enclosing.around if texts else None
+        )
         aspects = policy.aspects if self.llm is not None else ()
         tasks = [
             (chunk, group)
@@ -151,7 +171,7 @@ class Engine:
             usage = usage + outcome.usage
             spent = spent if stored else spent + outcome.usage
             reused += stored
-            found.extend(outcome.findings)
+            found.extend(_named_as_given(outcome.findings, policy))
             if outcome.rejected:
                 log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
         if tasks and all(isinstance(r[2], TransientError) for r in results):
@@ -164,6 +184,15 @@ class Engine:
         placed = [_place(index, f, secrets.masker) for f in on_diff]
         placement_of = {id(f): p for f, p in placed}
         kept, over_cap = select([f for f, _ in placed], policy.thresholds)
+        kept, look = self._second_look(
+            kept,
+            anchor_files if anchor_files is not None else files,
+            texts,
+            secrets.masker,
+            {**(metadata or {}), "trigger": "second-look"},
+            answers,
+        )
+        usage, spent = usage + look.usage, spent + look.spent
         return Analysis(
             plan=plan,
             placed=[(f, placement_of[id(f)]) for f in kept],
@@ -179,6 +208,33 @@ class Engine:
             spent=spent,
             off_diff=len(found) - len(on_diff),
             masker=secrets.masker,
+            head_texts=texts,
+            second_look=look,
+        )
+
+    def _second_look(
+        self,
+        kept: list[Finding],
+        files: Sequence[FileDiff],
+        texts: Mapping[str, str | None],
+        masker: Callable[[str], str],
+        metadata: Mapping[str, str | int | float | bool],
+        answers: AnswerStore | None,
+    ) -> tuple[list[Finding], SecondLook]:
+        if not self.second.enabled or self.llm is None:
+            return kept, SecondLook()
+        first = self.second.model or self.models.lite or self.models.default
+        return second_look(
+            kept,
+            llm=self.llm,
+            prompts=self.prompts,
+            models=list(dict.fromkeys([first, *self.models.fallbacks])),
+            files=files,
+            texts=texts,
+            masker=masker,
+            config=self.second,
+            metadata=metadata,
+            answers=answers,
         )
 
     def _run_aspects(
@@ -201,7 +257,9 @@ class Engine:
             return ask(*task, depth=0)
 
         def ask(chunk: Chunk, aspect: str, depth: int) -> list[tuple[Chunk, str, Any, bool]]:
-            prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
+            prompt = self.prompts.render(
+                aspect, policy, diff=chunk.text, title=title, context=service, paths=chunk.paths
+            )
             key = answer_key(aspect, prompt.version, chunk.text)
             stored = answers.get(key) if answers is not None else None
             known = load_answer(stored) if stored else None
@@ -246,6 +304,24 @@ def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
     if sensitive:
         return list(aspects)
     return ["+".join(aspects)]
+
+
+def _enclosing_for(files: Sequence[FileDiff], plan: PlanConfig, config: EnclosingConfig) -> EnclosingConfig:
+    """In a large MR (over ``lite_max_lines`` changed lines, where the planner keeps fewer
+    unchanged lines too) every line sent costs: signatures only, no function whole."""
+    changed = sum(1 for f in files for h in f.hunks for ln in h.lines if ln.kind is not LineKind.CONTEXT)
+    return replace(config, function_tokens=0) if changed > plan.lite_max_lines else config
+
+
+def _named_as_given(findings: Sequence[Finding], policy: TeamPolicy) -> list[Finding]:
+    """The findings, each naming an instruction only when it is one the team gave for its file:
+    a name is the model's text, and a finding must not claim a rule nobody wrote."""
+    return [
+        f
+        if f.instruction is None or any(i.name == f.instruction for i in policy.instructions_for([f.path]))
+        else replace(f, instruction=None)
+        for f in findings
+    ]
 
 
 def _on_diff_files(index: LineIndex, findings: Sequence[Finding]) -> list[Finding]:

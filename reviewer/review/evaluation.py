@@ -8,7 +8,9 @@ A case is a unified diff ``NAME.diff`` beside ``NAME.expected.yaml`` (or ``.json
       - {path: app/db.py, line: 9, side: new, aspect: style}
 
 The engine reviews every case exactly as it reviews a merge request (same planning, prompts,
-team policy, thresholds). A finding matches an expected one on the same path and side, within
+team policy, thresholds, second look). With the second look on, the findings it dropped are scored
+too: precision and recall with and without it, from the same answers. A finding matches an
+expected one on the same path and side, within
 ``tolerance`` lines, and of the same aspect when the case names one; each matches at most once.
 """
 
@@ -85,6 +87,9 @@ class Evaluation:
     by_aspect: dict[str, Score] = field(default_factory=dict)
     total: Score = field(default_factory=Score)
     usage: Usage = field(default_factory=Usage)
+    before_second_look: Score = field(default_factory=Score)  # the same findings, none dropped
+    second_look_checked: int = 0  # findings the second look checked (0: it was off)
+    second_look_dropped: int = 0
 
 
 def load_cases(folder: Path) -> list[Case]:
@@ -131,6 +136,10 @@ def evaluate(engine: Engine, cases: Sequence[Case], policy: TeamPolicy, *, toler
     for case in cases:
         analysis = engine.analyse(parse_unified(case.diff), _REFS, title=case.title, policy=policy)
         found = [finding for finding, _ in analysis.placed]
+        dropped = [finding for finding, _ in analysis.second_look.dropped]
+        result.before_second_look.add(score_case(case, [*found, *dropped], tolerance).score)
+        result.second_look_checked += analysis.second_look.checked
+        result.second_look_dropped += len(dropped)
         case_result = score_case(case, found, tolerance)
         case_result.failures = [str(f) for f in analysis.failures]
         result.cases.append(case_result)
@@ -184,6 +193,16 @@ def render_evaluation(evaluation: Evaluation, label: str = "") -> str:
         lines.append(
             f"{name:<24}{score.precision:>10.2f}{score.recall:>8.2f}"
             f"{score.true_positives:>5}{score.false_positives:>5}{score.false_negatives:>5}"
+        )
+    if evaluation.second_look_checked:
+        before = evaluation.before_second_look
+        lines.append(
+            f"{'all, no 2nd look':<24}{before.precision:>10.2f}{before.recall:>8.2f}"
+            f"{before.true_positives:>5}{before.false_positives:>5}{before.false_negatives:>5}"
+        )
+        lines.append(
+            f"  the second look checked {evaluation.second_look_checked} findings and dropped "
+            f"{evaluation.second_look_dropped}"
         )
     for case in evaluation.cases:
         for expected in case.missed:

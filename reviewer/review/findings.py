@@ -61,6 +61,7 @@ class Finding:
     fingerprint: str = ""
     source: str = "model"  # "model", or the detector's name
     anchor: str = ""  # code_hash of the line it is anchored on: while that line is in the diff, it stands
+    instruction: str | None = None  # the name of the team's instruction the finding follows
 
 
 # One finding of the answer contract (DESIGN.md). The answer schema is this model's serialization
@@ -81,6 +82,7 @@ class _AnswerItem(BaseModel):
     body: str = Field(default="", max_length=8000)
     suggestion: str | None = Field(default=None, max_length=8000)
     confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    instruction: str | None = Field(default=None, max_length=200)  # optional: a named team instruction
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -96,6 +98,11 @@ class _AnswerItem(BaseModel):
     @classmethod
     def _null_is_none_given(cls, value: Any) -> Any:
         return "" if value is None else value
+
+    @field_validator("instruction", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("suggestion", mode="before")
     @classmethod
@@ -164,6 +171,7 @@ def parse_answer(text: str | None, aspect: str) -> ParsedAnswer:
                 body=parsed.body,
                 suggestion=parsed.suggestion or None,
                 confidence=parsed.confidence,
+                instruction=parsed.instruction,
             )
         )
     return ParsedAnswer(tuple(findings), tuple(rejected))
@@ -243,6 +251,7 @@ def to_record(finding: Finding) -> dict[str, Any]:
         "fingerprint": finding.fingerprint,
         "source": finding.source,
         "anchor": finding.anchor,
+        "instruction": finding.instruction,
     }
 
 

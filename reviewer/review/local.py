@@ -3,7 +3,7 @@ report (text, json, GitLab Code Quality, SARIF) instead of posted."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reviewer.diff.parsing import DiffRefs, FileDiff, parse_unified
 from reviewer.review.engine import Analysis, Engine
@@ -22,8 +22,10 @@ def analyse_local_diff(
     policy: TeamPolicy | None = None,
     service: str = "",
     trigger: str = "local",
+    head_files: Callable[[str], str | None] | None = None,
 ) -> Analysis:
-    """The engine's analysis of a local diff; ``service`` is the catalog's line about it."""
+    """The engine's analysis of a local diff; ``service`` is the catalog's line about it,
+    ``head_files`` reads the files as the diff's new side has them (for enclosing context)."""
     return engine.analyse(
         files,
         LOCAL_REFS,
@@ -31,6 +33,7 @@ def analyse_local_diff(
         policy=policy or engine.prompts.policy(None),
         metadata={"trigger": trigger},
         service=service,
+        head_files=head_files,
     )
 
 
@@ -41,9 +44,12 @@ def review_local_diff(
     fmt: str = "text",
     title: str = "local change",
     policy: TeamPolicy | None = None,
+    head_files: Callable[[str], str | None] | None = None,
 ) -> tuple[str, Severity | None]:
     """Review a diff's text; returns the report and the worst severity found (None when clean)."""
-    analysis = analyse_local_diff(engine, parse_unified(text), title=title, policy=policy)
+    analysis = analyse_local_diff(
+        engine, parse_unified(text), title=title, policy=policy, head_files=head_files
+    )
     findings = [finding for finding, _ in analysis.placed]
     report = render_report(
         findings,

@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathspec import GitIgnoreSpec
 
 from reviewer.diff.parsing import FileDiff, FileStatus, LineKind
-from reviewer.review.chunking import Chunk, Cutter, pack
+from reviewer.review.chunking import Around, Chunk, Cutter, pack
 from reviewer.review.tokens import TokenCounter
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Skipped",
     "Tier",
     "plan_review",
+    "reviewed_files",
 ]
 
 _NOISE_KINDS: dict[str, tuple[str, ...]] = {
@@ -211,8 +212,10 @@ def plan_review(
     config: PlanConfig,
     counter: TokenCounter,
     masker: Callable[[str], str] | None = None,
+    around: Around | None = None,
 ) -> Plan:
-    """Decide what to review and cut it into chunks; ``masker`` runs over every rendered text."""
+    """Decide what to review and cut it into chunks; ``masker`` runs over every rendered text,
+    ``around`` gives the lines of the head each hunk brings along (its enclosing context)."""
     rules = _rules(config)
     skipped: list[Skipped] = []
     reviewed: list[tuple[FileDiff, int]] = []
@@ -226,7 +229,8 @@ def plan_review(
     tier, tier_reason = _tier(reviewed, rules, config)
     sensitive = frozenset(file.path for file, _ in reviewed if _sensitive_reason(file.path, rules))
     large = sum(changed for _, changed in reviewed) > config.lite_max_lines
-    cutter = Cutter(config.chunk_tokens, config.large_context if large else config.context, counter, masker)
+    context = config.large_context if large else config.context
+    cutter = Cutter(config.chunk_tokens, context, counter, masker, around)
     # Sensitive files get chunks of their own: those get a call per aspect, the rest one call.
     chunks = [
         chunk
@@ -249,6 +253,12 @@ def plan_review(
         sensitive=sensitive,
         cutter=cutter,
     )
+
+
+def reviewed_files(files: Sequence[FileDiff], config: PlanConfig) -> list[FileDiff]:
+    """The files ``plan_review`` reviews (before its cost guard): what a review reads more of."""
+    rules = _rules(config)
+    return [file for file in files if _skip_reason(file, _changed_lines(file), rules, config) is None]
 
 
 def _over_the_limit(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from reviewer.errors import ConfigError
 from reviewer.review.findings import Severity, Thresholds
+from reviewer.review.instructions import Instruction, applicable
 
 ASPECTS = ("security", "style")
 _ASPECT_TITLES = {"security": "security", "style": "correctness and style"}
@@ -61,6 +62,7 @@ class TeamPolicy:
     model: str | None = None
     ignore_paths: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # the override files applied, for the record
+    named: tuple[Instruction, ...] = ()  # the repository's instructions, each for the files it names
     # which severities of which aspect block the merge request ("changes requested")
     blocking: Mapping[str, frozenset[Severity]] = field(default_factory=lambda: dict(DEFAULT_BLOCKING))
     approve: bool = False  # approve the MR when the verdict is clean
@@ -70,6 +72,18 @@ class TeamPolicy:
 
     def blocks(self, aspect: str, severity: Severity) -> bool:
         return severity in self.blocking.get(aspect, frozenset())
+
+    def instructions_for(self, paths: Sequence[str]) -> list[Instruction]:
+        """The named instructions that apply to at least one of ``paths``."""
+        return applicable(self.named, paths)
+
+
+def with_instructions(policy: TeamPolicy, named: Sequence[Instruction]) -> TeamPolicy:
+    """``policy`` with the repository's named instructions (Duo's file, AGENTS.md) added."""
+    if not named:
+        return policy
+    sources = tuple(dict.fromkeys(i.source for i in named if i.source not in policy.sources))
+    return replace(policy, named=(*policy.named, *named), sources=(*policy.sources, *sources))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +131,23 @@ class PromptStore:
         diff: str,
         title: str,
         context: str = "",
+        paths: Sequence[str] | None = None,
     ) -> RenderedPrompt:
         """The messages for one model call. ``aspect`` may join several (``"security+style"``):
-        one call then carries each aspect's rules, and each finding's category tells them apart."""
+        one call then carries each aspect's rules, and each finding's category tells them apart.
+        ``paths`` are the call's files: it carries the named instructions that apply to them (all
+        of them when None), each saying which of the files it is for when not all."""
         aspects = aspect.split("+")
+        named = policy.named if paths is None else policy.instructions_for(paths)
         try:
             system = self._env.get_template("system.j2").render(
                 aspects=aspects,
                 focus=_joined([_ASPECT_TITLES.get(a, a) for a in aspects]),
                 categories=" | ".join(f'"{a}"' for a in aspects),
                 instructions=policy.instructions,
+                named=[
+                    {"name": json.dumps(i.name), "text": i.text, "files": _files_for(i, paths)} for i in named
+                ],
             )
             user = self._env.get_template("user.j2").render(
                 title=_one_line(title, 200), context=context, diff=diff
@@ -141,11 +162,40 @@ class PromptStore:
             version=self.version(aspect, policy),
         )
 
+    def render_second_look(self, findings: str) -> RenderedPrompt:
+        """The messages of the second look (``reviewer.review.verify``): ``verify.j2`` as the
+        system message, the findings with their code as the user's."""
+        if not (self.root / "verify.j2").is_file():
+            raise ConfigError(f"REVIEWER_PROMPTS_DIR={self.root} has no verify.j2 (the second look's prompt)")
+        try:
+            system = self._env.get_template("verify.j2").render()
+        except TemplateError as exc:
+            raise ConfigError(f"prompt template error in {self.root}: {exc}") from exc
+        return RenderedPrompt(
+            messages=[
+                {"role": "system", "content": system.strip()},
+                {"role": "user", "content": f"<findings>\n{findings}\n</findings>"},
+            ],
+            version=hashlib.sha256(f"{self._template_hash}second-look".encode()).hexdigest()[:12],
+        )
+
     def version(self, aspect: str, policy: TeamPolicy) -> str:
+        """A hash of the templates and of everything the team and the repository ask, their named
+        instructions included: a change to any of them is a new version."""
+        named = [[i.name, i.text, i.file_filters] for i in policy.named]
         overrides = json.dumps(
-            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources], sort_keys=True
+            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources, named],
+            sort_keys=True,
         )
         return hashlib.sha256((self._template_hash + overrides).encode()).hexdigest()[:12]
+
+
+def _files_for(instruction: Instruction, paths: Sequence[str] | None) -> str:
+    """Which of a call's files an instruction is for, when it is not for all of them."""
+    if paths is None:
+        return ", ".join(instruction.file_filters)
+    chosen = [p for p in paths if instruction.applies_to(p)]
+    return "" if len(chosen) == len(paths) else ", ".join(chosen)
 
 
 def _team_file_name(team: str) -> str:

@@ -133,6 +133,8 @@ def _text(findings: list[Finding], ctx: _Context) -> str:
             path = f.path
             lines += ["", _plain(path)] if lines else [_plain(path)]
         lines.append(f"  {_where(f)}: [{f.severity.value}] {f.aspect}: {_plain(f.title)}")
+        if f.instruction:
+            lines.append(f"    per the team's instruction '{_plain(f.instruction)}'")
         lines += [f"    {text}" for text in _plain(f.body).splitlines() if text.strip()]
         if f.suggestion:
             lines.append("    suggestion:")
@@ -186,6 +188,7 @@ def _json(findings: list[Finding], ctx: _Context) -> str:
                 "body": f.body,
                 "suggestion": f.suggestion,
                 "confidence": f.confidence,
+                "instruction": f.instruction,
             }
             for f in findings
         ],

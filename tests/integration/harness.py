@@ -90,6 +90,7 @@ class Scene:
             llm_api_key="k",
             llm_max_attempts=1,
             prompts_dir=self.prompts,
+            verify=False,  # these tests count model calls; the second look has its own tests
             _env_file=None,
         )
         client = GitLabClient(self.gitlab.url, self.gitlab.token, max_retries=1)

@@ -30,6 +30,9 @@ FAST = {
     "max_retries": 3,
     "review_deadline": 60.0,
     "sweep_interval": 0.0,
+    # These tests count model calls to prove what a retry asks again; the second look, one more
+    # call per review, has its own (tests/integration/test_review_depth.py).
+    "verify": False,
 }
 
 

@@ -258,3 +258,20 @@ def _answers(intake: str) -> bool:
         return httpx.get(f"{intake}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_git_range_is_reviewed_with_the_enclosing_context_of_its_new_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "".join(f"    total += step_{n}()\n" for n in range(30))
+    before = f"def settle(order):\n    total = 0\n{body}    return total\n"
+    repo = GitRepo.create(tmp_path / "local", files={"billing.py": before})
+    repo.commit({"billing.py": before.replace("step_20()", "step_20() * 2")}, message="double")
+    os.chdir(repo.path)
+    with FakeGateway() as gateway:
+        monkeypatch.setenv("REVIEWER_LLM_BASE_URL", gateway.base_url)
+        monkeypatch.setenv("REVIEWER_LLM_API_KEY", "k")
+        assert main(["review", "--git", "HEAD~1..HEAD"]) == 0
+        (request,) = gateway.requests
+    assert "1   def settle(order):" in request.messages[-1]["content"]  # read from HEAD, far above the hunk
+    capsys.readouterr()

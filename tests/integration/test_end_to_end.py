@@ -85,8 +85,14 @@ def _finding(
 
 
 def reviewer_model(request: dict[str, Any]) -> str:
-    """A model that cites exactly the lines it was shown, as a good one does."""
+    """A model that cites exactly the lines it was shown, as a good one does, and on its second
+    look keeps every finding."""
     system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
+    if user.startswith("<findings>"):
+        numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", user, re.M)]
+        return json.dumps(
+            {"verdicts": [{"id": n, "keep": True, "reason": "The code shows it."} for n in numbers]}
+        )
     lines = _rendered_lines(user)
     findings = []
     if "Flag injection" in system:  # the security rules are in this call
@@ -268,7 +274,11 @@ def test_opened_merge_request_gets_inline_comments_on_the_right_lines_and_one_su
     assert stack.gitlab.executed_quick_actions == []
 
     prompts = [r for r in stack.gateway.requests if r.path.endswith("/chat/completions")]
-    assert len(prompts) == 1  # a small change: one call carries both aspects
+    reviews = [r for r in prompts if "<diff>" in r.messages[-1]["content"]]
+    assert len(reviews) == 1  # a small change: one call carries both aspects
+    (second_look,) = [r for r in prompts if r not in reviews]  # and one checks all findings
+    assert "SQL built from user input" in second_look.messages[-1]["content"]
+    assert "No findings dropped" not in summary["body"] and "second look" not in summary["body"]
     for request in prompts:
         assert AWS_KEY not in str(request.body)
         assert request.header("authorization") == "Bearer gateway-key"
@@ -331,7 +341,8 @@ def test_a_forged_delivery_is_refused_and_queues_nothing(stack: Stack) -> None:
 
     headers, payload = merge_request_hook(stack.gitlab, stack.project_id, stack.iid, "open", secret=SECRET)
     stack.result(stack.deliver(headers, payload))
-    assert len(stack.gateway.requests) == 1  # the genuine delivery's review only
+    reviews = [r for r in stack.gateway.requests if "<diff>" in r.messages[-1]["content"]]
+    assert len(reviews) == 1  # the genuine delivery's review only
 
 
 def test_one_command_runs_the_whole_bot_with_the_embedded_redis_and_worker(tmp_path: Path) -> None:

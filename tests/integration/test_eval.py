@@ -22,8 +22,13 @@ CLEAN = "--- a/util.py\n+++ b/util.py\n@@ -1 +1,2 @@\n x = 1\n+print(x)\n"
 
 
 def model(request: dict[str, Any]) -> str:
-    """Finds the shell injection, and flags every print as well (a false positive)."""
+    """Finds the shell injection, and flags every print as well (a false positive), which its
+    second look drops."""
     user = request["messages"][-1]["content"]
+    if user.startswith("<findings>"):
+        checked = re.findall(r"^\[(\d+)\] \S+ \(new side\) \w+ \w+: (.*)$", user, re.M)
+        verdicts = [{"id": int(n), "keep": title != "Debug print", "reason": "r"} for n, title in checked]
+        return json.dumps({"verdicts": verdicts})
     path = re.search(r"^## (\S+)", user, re.M)
     findings = []
     for number, code in re.findall(r"^\s*(\d+) \+ (.*)$", user, re.M):
@@ -69,10 +74,24 @@ def test_eval_reports_precision_and_recall(
 ) -> None:
     assert main(["eval", str(cases)]) == 0
     out = capsys.readouterr().out
+    rows = {line[:24].strip(): line[24:].split() for line in out.splitlines() if line.startswith("all")}
+    # with the second look (it dropped the false positive), and without it, from the same answers
+    assert rows["all"] == ["1.00", "1.00", "1", "0", "0"]
+    assert rows["all, no 2nd look"] == ["0.50", "1.00", "1", "1", "0"]
+    assert "the second look checked 2 findings and dropped 1" in out
+    assert main(["eval", str(cases), "--min-precision", "0.9"]) == 0
+
+
+def test_eval_without_the_second_look_scores_every_finding(
+    cases: Path, gateway: FakeGateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVIEWER_VERIFY", "false")
+    assert main(["eval", str(cases), "--min-precision", "0.9"]) == 1
+    out = capsys.readouterr().out
     (all_row,) = [line for line in out.splitlines() if line.startswith("all")]
     assert all_row.split()[1:] == ["0.50", "1.00", "1", "1", "0"]
     assert "extra   clean: util.py:2 style: Debug print" in out
-    assert main(["eval", str(cases), "--min-precision", "0.9"]) == 1
+    assert not any("<findings>" in r.messages[-1]["content"] for r in gateway.requests)
 
 
 def test_eval_compares_two_prompt_folders(
@@ -108,3 +127,30 @@ def test_prompts_show_and_check(
     assert main(["prompts", "check"]) == 1  # named; a review applies the rest of the file
     out = capsys.readouterr().out
     assert "WARN broken: not applied: teams/broken.yaml: aspects: unknown aspects 'poetry'" in out
+
+
+def test_prompts_show_for_a_repository_says_which_instruction_applies_to_which_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakes.gitrepo import GitRepo
+
+    duo = (
+        "instructions:\n  - name: Ruby style\n"
+        '    fileFilters: ["*.rb", "!spec/**"]\n    instructions: Use keyword arguments.\n'
+    )
+    files = {
+        ".gitlab/duo/mr-review-instructions.yaml": duo,
+        "app/AGENTS.md": "## Review guidelines\nControllers stay thin.\n",
+        "app/user.rb": "class User; end\n",
+        "spec/user_spec.rb": "describe User\n",
+        "lib/x.py": "x = 1\n",
+    }
+    repo = GitRepo.create(tmp_path / "repo", files=files)
+    assert main(["prompts", "show", "--repo-config", str(repo.path)]) == 0
+    out = capsys.readouterr().out
+    assert '- "Ruby style" (for *.rb, !spec/**): Use keyword arguments.' in out  # in the system prompt
+    assert (
+        "- 'Ruby style' from .gitlab/duo/mr-review-instructions.yaml (fileFilters *.rb, !spec/**): "
+        "1 of 5 files\n    app/user.rb\n" in out
+    )
+    assert "- 'app/AGENTS.md' from app/AGENTS.md (fileFilters /app/**): 2 of 5 files" in out

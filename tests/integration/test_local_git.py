@@ -68,3 +68,16 @@ def test_the_repository_configuration_runs_no_program(repo: GitRepo, tmp_path: P
     (repo.path / "a.py").write_text("x = 4\n")
     assert "+x = 4" in git_diff("HEAD", repo.path)
     assert not marker.exists()
+
+
+def test_the_head_of_a_range_is_its_new_side(repo: GitRepo) -> None:
+    local = LocalRepository.open(repo.path)
+    repo.run("checkout", "-q", "feature")
+    (repo.path / "a.py").write_text("x = 3  # not committed\n")
+    assert local.head_reader("main..feature")("a.py") == "x = 2\n"  # B of A..B
+    assert local.head_reader("main...feature")("a.py") == "x = 2\n"  # and of A...B
+    assert local.head_reader("feature~1..")("a.py") == "x = 2\n"  # A.. is A..HEAD
+    assert local.head_reader("HEAD")("a.py") == "x = 3  # not committed\n"  # REV: the work tree
+    assert local.head_reader("HEAD")("../outside.py") is None  # never out of the work tree
+    assert local.head_reader("HEAD")("missing.py") is None
+    assert sorted(local.files("main")) == ["a.py", "rules.yaml"]

@@ -130,7 +130,10 @@ async def _exercise(client: Client, repo: GitRepo, gateway: FakeGateway, tmp_pat
     # the head's .ai-review.yaml (critical only) would have dropped the model's high finding.
     team = ["team: group:default/payments", "teams/payments.yaml"]
     assert result["rules"] == [*team, ".ai-review.yaml", "AGENTS.md"]
-    (review_request,) = gateway.requests
+    review_request, second_look = gateway.requests  # the review, then the second look at its finding
+    checked = second_look.messages[-1]["content"]
+    assert checked.startswith("<findings>") and "% user_id" in checked  # the code at the range's head
+    assert AWS_KEY not in json.dumps(second_look.body)
     system = review_request.messages[0]["content"]
     assert "Money is Decimal" in system and "Prefer pathlib." in system
     assert "Every query goes through db.execute." in system and "Run make test." not in system

@@ -83,6 +83,7 @@ class MR:
             llm_api_key="k",
             llm_max_attempts=1,
             chunk_tokens=chunk_tokens,
+            verify=False,  # these tests count model calls; the second look has its own tests
             _env_file=None,
         )
         client = GitLabClient(self.gitlab.url, self.gitlab.token, timeout=timeout, max_retries=1)

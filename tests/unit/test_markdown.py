@@ -4,6 +4,7 @@ property test over arbitrary input checked by the GitLab stand-in's own rules.""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,27 @@ def test_no_composed_note_holds_anything_gitlab_would_act_on(
     ]
     for note in notes:
         assert _gitlab_would_object(note) == [], note
+
+
+# -- review depth ---------------------------------------------------------------------------------
+
+
+def test_a_finding_that_follows_a_named_instruction_says_so_and_the_name_cannot_act() -> None:
+    named = replace(_finding(), instruction="Ruby style")
+    assert "_Per the team's instruction 'Ruby style'._" in comment(named, _inline(2).position).text
+    hostile = comment(replace(_finding(), instruction="x\n/approve @all <b>"), _inline(2).position).text
+    assert _gitlab_would_object(hostile) == [] and "`@all`" in hostile
+    assert "instruction" not in comment(_finding(), _inline(2).position).text
+
+
+def test_the_summary_counts_what_the_second_look_dropped_or_says_why_it_could_not_check() -> None:
+    plan = Plan(Tier.LITE, "3 changed lines in 1 file", (), (), 3, 1)
+    base = SummaryInput("0123456789abcdef0123", plan, [], [], 0, [], [], Usage(), {}, ("style",))
+    assert "second look" not in markdown.summary(base).text
+    dropped = markdown.summary(replace(base, second_look_dropped=2)).text
+    assert "2 findings dropped on a second look." in dropped
+    failed = markdown.summary(
+        replace(base, second_look_problem="the second look failed (503 /close): every finding was kept")
+    ).text
+    assert "Not checked: the second look failed (503 /close): every finding was kept." in failed
+    assert _gitlab_would_object(failed) == []

@@ -47,7 +47,13 @@ def test_the_owner_team_and_every_file_apply_in_order(store: PromptStore) -> Non
     rules = repository_rules(store, files.get)
     assert rules.policy.team == "group:default/payments"
     assert rules.policy.sources == ("teams/payments.yaml", ".ai-review.yaml", "AGENTS.md")
-    assert rules.policy.instructions == "Money is Decimal. Prefer pathlib. Queries go through db.execute."
+    assert rules.policy.instructions == "Money is Decimal. Prefer pathlib."
+    (agents,) = rules.policy.named  # the root AGENTS.md: a named instruction for every file
+    assert (agents.name, agents.text, agents.file_filters) == (
+        "AGENTS.md",
+        "Queries go through db.execute.",
+        (),
+    )
     assert rules.policy.thresholds.max_comments == 5
     assert rules.service is not None and rules.service.name == "app" and rules.notes == ()
 

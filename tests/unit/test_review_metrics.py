@@ -35,3 +35,26 @@ def test_a_partial_review_and_its_findings_are_counted() -> None:
     skipped = _sample("reviewer_reviews_total", outcome="skipped", tier="unknown")
     PrometheusObserver().finished(ReviewOutcome("skipped"))
     assert _sample("reviewer_reviews_total", outcome="skipped", tier="unknown") == skipped
+
+
+def test_the_second_look_counts_kept_dropped_and_unchecked_findings_once() -> None:
+    from dataclasses import replace
+
+    from reviewer.review.findings import Finding, Severity, Side
+    from reviewer.review.verify import SecondLook
+
+    plan = Plan(Tier.LITE, "small", (), (), 3, 1)
+    finding = Finding("style", Severity.LOW, "a.py", 1, Side.NEW, "t", "b")
+    analysis = Analysis(plan, [], [], [], Usage(), {}, (), 1, 0.1)
+    looked = replace(analysis, second_look=SecondLook(checked=3, dropped=((finding, "no"),)))
+    before = {
+        v: _sample("reviewer_second_look_findings_total", team="t", verdict=v)
+        for v in ("kept", "dropped", "unchecked")
+    }
+
+    PrometheusObserver().analysed("t", looked)
+    PrometheusObserver().analysed("t", replace(looked, second_look=replace(looked.second_look, reused=True)))
+    PrometheusObserver().analysed("t", replace(analysis, second_look=SecondLook(checked=2, problem="failed")))
+
+    after = {v: _sample("reviewer_second_look_findings_total", team="t", verdict=v) for v in before}
+    assert {v: after[v] - before[v] for v in before} == {"kept": 2, "dropped": 1, "unchecked": 2}

@@ -32,6 +32,7 @@ CONTRACT = {
                     "body",
                     "suggestion",
                     "confidence",
+                    "instruction",  # optional in the contract: strict mode makes it nullable
                 ],
                 "properties": {
                     "path": {"type": "string"},
@@ -44,6 +45,7 @@ CONTRACT = {
                     "body": {"type": "string"},
                     "suggestion": {"type": ["string", "null"]},
                     "confidence": {"type": "number"},
+                    "instruction": {"type": ["string", "null"]},
                 },
             },
         }

@@ -94,7 +94,8 @@ def _may_be_queued(event: str | None, body: bytes, job: ReviewJob) -> str | None
         draft = _object(changes.get("draft"))
         code_changed = action == "update" and bool(attrs.get("oldrev"))
         made_ready = action == "update" and draft.get("current") is False
-        if not (action in ("open", "reopen") or code_changed or made_ready):
+        relabeled = action == "update" and "labels" in changes  # the break-glass label may have moved
+        if not (action in ("open", "reopen") or code_changed or made_ready or relabeled):
             return f"queued merge request action {action!r}"
         projects = {_positive_id(project.get("id")), _positive_id(attrs.get("target_project_id"))}
         iids = {_positive_id(attrs.get("iid"))}

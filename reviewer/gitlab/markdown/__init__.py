@@ -290,6 +290,8 @@ def comment(finding: Finding, position: Position | None) -> Markdown:
     label = _ASPECT_LABEL.get(finding.aspect) or _line(finding.aspect.title())
     icon = _SEVERITY_ICON[finding.severity]
     parts = [f"{icon} **{label} · {finding.severity.value}**: {_line(finding.title)}"]
+    if finding.instruction:
+        parts.append(f"_Per the team's instruction '{_line(finding.instruction)}'._")
     if finding.body.strip():
         parts.append(sanitize(finding.body))
     suggestion = _suggestion_block(finding, position)

@@ -74,6 +74,7 @@ def summary(s: SummaryInput) -> Markdown:
         lines += ["", f"{len(s.over_cap)} lower-priority findings were left out to keep the review short."]
     if s.off_diff:
         lines += ["", f"{_count(s.off_diff, 'finding')} dropped: not about a file of this MR."]
+    lines += _second_look(s)
     if s.plan.skipped:
         lines += ["", f"<details><summary>Not reviewed: {_count(len(s.plan.skipped), 'file')}</summary>", ""]
         lines += _listed(s.plan.skipped, lambda k: f"- {code(mask(k.path))}: {_line(mask(k.reason))}")
@@ -108,6 +109,16 @@ def summary(s: SummaryInput) -> Markdown:
         lines += ["", *_file_table(s, mask)]
     lines += ["", _footer(s)]
     return _made("\n".join(lines))
+
+
+def _second_look(s: SummaryInput) -> list[str]:
+    """What the second look dropped, or why it could not check."""
+    lines = []
+    if s.second_look_dropped:
+        lines += ["", f"{_count(s.second_look_dropped, 'finding')} dropped on a second look."]
+    if s.second_look_problem:
+        lines += ["", _line(f"Not checked: {s.second_look_problem}.")]
+    return lines
 
 
 def _verdict(v: Verdicts, s: SummaryInput) -> str:
