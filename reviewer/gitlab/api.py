@@ -9,9 +9,10 @@ line codes).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
@@ -22,6 +23,7 @@ from reviewer.gitlab.markers import ANY_MARKER, FINGERPRINT_MARKER, RESOLVED_MAR
 from reviewer.review.findings import Side
 
 ONCE: dict[str, Any] = {"retry_transient_errors": False}  # creation calls: never re-sent blindly
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class BotThread:
     line: int | None = None  # the line it sits on, on that side, in the version of head_sha
     head_sha: str | None = None
     resolution_explained: bool = False  # the bot already replied why it resolves it
+    resolved_by: int | None = None  # who resolved it (a person, or the bot when its line changed)
+    suggestion: str | None = None  # the code its first note suggests, when it offers a suggestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,18 @@ def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> 
         line=position.get("old_line") if only_old else position.get("new_line"),
         head_sha=position.get("head_sha"),
         resolution_explained=any(RESOLVED_MARKER in body for body in bodies),
+        resolved_by=(first.get("resolved_by") or {}).get("id") if first.get("resolved") else None,
+        suggestion=suggested_code(bodies[0]),
     )
+
+
+_SUGGESTION = re.compile(r"^(`{3,})suggestion:-\d+\+0\n(.*?)\n\1$", re.M | re.S)
+
+
+def suggested_code(body: str) -> str | None:
+    """The code of the first suggestion block in a note the bot wrote (``markdown.thread``)."""
+    match = _SUGGESTION.search(body)
+    return match.group(2) if match else None
 
 
 def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
@@ -128,6 +143,14 @@ def describe_failure(exc: Exception) -> str:
     if isinstance(exc, GitlabError) and exc.response_code is not None:
         return f"GitLab answered {exc.response_code}"
     return type(exc).__name__
+
+
+def guarded(what: str, fn: Callable[[], T]) -> T:
+    """``fn()``, with python-gitlab's and requests' errors translated into the project's own."""
+    try:
+        return fn()
+    except (GitlabError, requests.RequestException) as exc:
+        raise translate(what, exc) from exc
 
 
 def translate(what: str, exc: Exception) -> Exception:

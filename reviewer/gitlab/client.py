@@ -8,6 +8,8 @@ GitLab REST API v4 pages this module follows:
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
 - Notes: list, create and edit MR notes (the one summary note), reply in a thread.
+- Members, emoji reactions on notes, one thread: ``reviewer.gitlab.members``, ``reactions``,
+  ``threads`` (the client's ``members``, ``reactions`` and ``threads``).
 - Users: ``GET /user`` (the bot's own id, to recognise its notes; ``is_admin``, shown to
   administrators only). Personal access tokens: ``GET /personal_access_tokens/self`` (its scopes).
 
@@ -60,6 +62,9 @@ from reviewer.gitlab.api import (
 )
 from reviewer.gitlab.markdown import Markdown
 from reviewer.gitlab.markers import SUMMARY_MARKER
+from reviewer.gitlab.members import Members
+from reviewer.gitlab.reactions import Reactions
+from reviewer.gitlab.threads import Threads
 
 __all__ = ["BotThread", "GitLabClient", "MergeRequestInfo", "TokenFacts", "position_payload"]
 
@@ -104,6 +109,10 @@ class GitLabClient:
         self._diff_refs_attempts = diff_refs_attempts
         self._bot_id: int | None = None
         self.url = url
+        # people in the loop: who may command the bot, reactions, the thread a person wrote in
+        self.members = Members(self._gl, retries=max_retries)
+        self.reactions = Reactions(self._gl, retries=max_retries)
+        self.threads = Threads(self._gl, retries=max_retries)
 
     # -- reading -----------------------------------------------------------------------------
 

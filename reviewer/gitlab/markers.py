@@ -10,6 +10,8 @@ SUMMARY_MARKER = "<!-- ai-review summary -->"
 RESOLVED_MARKER = "<!-- ai-review resolved -->"  # in the bot's reply saying why it resolves a thread
 FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
 ANY_MARKER = re.compile(r"<!-- ai-review [^<>]*-->")
+# in the bot's answer to a person's note (a command, a question in a thread): which note it answers
+REPLY_MARKER = re.compile(r"<!-- ai-review re=([0-9]{1,19}) -->")
 _HEX = re.compile(r"[0-9a-f]{6,64}")
 
 
@@ -20,3 +22,8 @@ def fingerprint_marker(fingerprint: str, anchor: str = "") -> str | None:
         return None
     code = f" code={anchor}" if _HEX.fullmatch(anchor) else ""
     return f"<!-- ai-review fp={fingerprint}{code} -->"
+
+
+def reply_marker(note_id: int) -> str:
+    """The marker of the bot's answer to note ``note_id``: a retry finds it and answers no twice."""
+    return f"<!-- ai-review re={int(note_id)} -->"

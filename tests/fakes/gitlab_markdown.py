@@ -44,9 +44,11 @@ EXTRACTOR = re.compile(
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _COMMAND_LINE = re.compile(r"^[ \t]*/\w")
 _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-# The fixed HTML a review bot may write: its markers, a collapsible list and small print.
+# The fixed HTML a review bot may write: its markers (re=: which note an answer answers), a collapsible
+# list and small print.
 _OWN_HTML = re.compile(
-    r"<(?:/?(?:details|summary|sub)|!-- ai-review (?:summary|resolved|fp=[0-9a-f]+(?: code=[0-9a-f]+)?) --)>"
+    r"<(?:/?(?:details|summary|sub)"
+    r"|!-- ai-review (?:summary|resolved|re=[0-9]+|fp=[0-9a-f]+(?: code=[0-9a-f]+)?) --)>"
 )
 _MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9_]")
 _SCHEME = re.compile(r"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]*)://", re.I)

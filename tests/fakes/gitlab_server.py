@@ -14,6 +14,7 @@ python-gitlab (or anything else) talks to it exactly as to GitLab. It follows th
   (paginated per file, GitLab 15.7+; subject to the collapse limits; ``unidiff``), ``/raw_diffs``.
 - Repositories API ``/repository/compare``; Repository files API ``/repository/files/:path[/raw]``.
 - Discussions API (doc/api/discussions.md) and Notes API (doc/api/notes.md) for merge requests.
+- Members API and emoji reactions on notes: ``fakes.gitlab_people`` (mixed in).
 
 Behaviour taken from GitLab's code where the docs are silent: per-file diffs come from
 ``Gitlab::Git::Diff`` (binary notice, ``too_large`` at ``diff_max_patch_bytes`` (200 KiB),
@@ -89,6 +90,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from fakes import gitlab_markdown
 from fakes import gitlab_rules as rules
+from fakes.gitlab_people import PEOPLE_ROUTES, PeopleMixin
 from fakes.gitrepo import GitError, GitRepo
 
 BOT_TOKEN = "glpat-standin-bot-token"
@@ -180,6 +182,7 @@ class Note:
     commit_id: str | None = None
     resolved_by: User | None = None
     resolved_at: str | None = None
+    system: bool = False  # GitLab's own note ("resolved all threads", "added 1 commit")
 
     @property
     def resolvable(self) -> bool:
@@ -270,7 +273,7 @@ class Response:
 # -- the stand-in -------------------------------------------------------------------------------
 
 
-class GitLabStandIn:
+class GitLabStandIn(PeopleMixin):
     """A GitLab that serves ``/api/v4`` on ``127.0.0.1:<ephemeral port>``; see the module doc."""
 
     def __init__(
@@ -304,6 +307,8 @@ class GitLabStandIn:
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._members = {}
+        self._awards = []
         self._in_flight = 0
         self._idle = threading.Condition(threading.Lock())
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -449,9 +454,11 @@ class GitLabStandIn:
         *,
         author_id: int | None = None,
         discussion_id: str | None = None,
+        system: bool = False,
     ) -> Json:
         """A person's comment (a new top-level note, or a reply in ``discussion_id``), made
-        without HTTP. Returns the note entity."""
+        without HTTP; with ``system``, a note GitLab writes itself about the person's action.
+        Returns the note entity."""
         with self._lock:
             mr = self._mr(project, iid)
             author = self._users[author_id] if author_id else self._human()
@@ -459,6 +466,7 @@ class GitLabStandIn:
                 note = self._new_discussion(mr, author, body, None, individual=True).notes[0]
             else:
                 note = self._reply(mr, self._discussion(mr, discussion_id), author, body)
+            note.system = system
             return self._note_entity(mr, note)
 
     # fault injection
@@ -889,7 +897,7 @@ class GitLabStandIn:
             "author": note.author.entity(base),
             "created_at": note.created_at,
             "updated_at": note.updated_at,
-            "system": False,
+            "system": note.system,
             "noteable_id": mr.id,
             "noteable_type": "MergeRequest",
             "project_id": mr.project.id,
@@ -1361,6 +1369,7 @@ ROUTES: list[tuple[str, tuple[str, ...], str]] = [
         ("GET", f"{_MR}/notes/:note", "get_note"),
         ("PUT", f"{_MR}/notes/:note", "update_note"),
         ("DELETE", f"{_MR}/notes/:note", "delete_note"),
+        *PEOPLE_ROUTES,
     ]
 ]
 
