@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reviewer.catalog import ServiceCatalog, ServiceContext
-from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
+from reviewer.diff.parsing import DiffParseError, DiffRefs, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
 from reviewer.errors import ConfigError, GitLabError
 from reviewer.gitlab import markdown
 from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
-from reviewer.gitlab.increment import Scope, review_scope
+from reviewer.gitlab.feedback import record_feedback
+from reviewer.gitlab.increment import Scope, narrow_scope, review_scope
 from reviewer.gitlab.markdown import Markdown
 from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
 from reviewer.gitlab.summary import SummaryInput
@@ -33,7 +34,7 @@ from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Finding, Side, code_hash
 from reviewer.review.memory import Ledger
-from reviewer.review.prompts import parse_overrides
+from reviewer.review.prompts import TeamPolicy, parse_overrides
 from reviewer.review.report import render_report
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,15 @@ class ReviewRequest:
     trigger: str = "manual"
     dry_run: bool = False
     delivery: str = ""  # the webhook delivery that asked; a retry of it is the same request
+    # what a command asked for (reviewer.app.commands): everything again, one aspect, one file
+    full: bool = False
+    aspects: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        """Only some aspects or files: the MR is not reviewed as a whole."""
+        return bool(self.aspects or self.paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,27 +132,39 @@ def _review(
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
     command = request.trigger == "command"
+    paused = ledger is not None and ledger.paused(info.project_id, info.iid)
+    if paused and request.trigger not in ("command", "manual"):  # /ai-review pause: commands still run
+        return ReviewOutcome("skipped", "automatic reviews of this merge request are paused", head)
     reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
     if reviewed == head and not command:
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     if (
         ledger is not None
         and command
-        and not ledger.allow_command(info.project_id, info.iid, head, request.delivery)
+        and not ledger.allow_command(
+            info.project_id, info.iid, ":".join([head, *request.aspects, *request.paths]), request.delivery
+        )
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
+    # a push or `/ai-review`: what is new since the last review; `full`, one aspect or file: all of it
+    since_last = request.trigger == "pushed" or (command and not request.full and not request.narrowed)
     scope = review_scope(
         diff.files,
         head,
-        follow_up=request.trigger == "pushed",
+        follow_up=since_last,
         last_reviewed=reviewed,
         unfinished=ledger.unfinished(info.project_id, info.iid)
-        if ledger is not None and not command
+        if ledger is not None and (not command or since_last)
         else None,
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
     )
-    service = _service(catalog, gitlab, info, diff)
-    policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, diff))
+    if request.narrowed:
+        scope = narrow_scope(scope, request.paths)
+        if not scope.files:
+            return ReviewOutcome("skipped", "the file asked for is not in the merge request's diff", head)
+    policy, service = team_policy(engine, gitlab, info, diff.refs, catalog=catalog, ledger=ledger)
+    if request.aspects:
+        policy = replace(policy, aspects=request.aspects)
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
@@ -160,7 +182,9 @@ def _review(
     )
     if observer is not None:
         observer.analysed(policy.team or "unknown", analysis)
-    carried = _carried_over(ledger, info, diff, analysis) if scope.partial else []
+    if ledger is not None:  # findings people dismissed on this MR are never raised again there
+        analysis = analysis.without(ledger.ignored(info.project_id, info.iid))
+    carried = _carried_over(ledger, info, diff, analysis, request.aspects) if scope.partial else []
     tier = analysis.plan.tier.value
     if request.dry_run:
         inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
@@ -203,8 +227,12 @@ def _review(
         resolved=len(addressed),
     )
     gitlab.upsert_summary(info.project_id, info.iid, summary)
-    if ledger is not None:
+    if ledger is not None and not request.narrowed:  # one aspect or file is no review of the head
         ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
+    if ledger is not None:
+        record_feedback(
+            ledger, gitlab, info, diff, analysis, policy.team, published.inline, threads, addressed
+        )
     log.info(
         "reviewed %s!%s at %s%s: tier %s, %d inline in %d new threads, %d in summary, "
         "%d already posted, %d files not reviewed, %d answers reused, %d tokens, $%.4f",
@@ -276,34 +304,59 @@ def _still_present(
 
 
 def _carried_over(
-    ledger: Ledger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
+    ledger: Ledger | None,
+    info: MergeRequestInfo,
+    diff: MergeRequestDiff,
+    analysis: Analysis,
+    aspects: Sequence[str] = (),
 ) -> list[tuple[Finding, str]]:
-    """What the previous summary listed for files this follow-up did not review again."""
+    """What the previous summary listed for files (or, for a review of some ``aspects`` only,
+    other aspects) this review did not review again."""
     if ledger is None:
         return []
     reviewed = {path for chunk in analysis.plan.chunks for path in chunk.paths}
     in_mr = {f.path for f in diff.files}
-    return [(f, r) for f, r in ledger.in_summary(info.project_id, info.iid) if f.path in in_mr - reviewed]
+    return [
+        (f, r)
+        for f, r in ledger.in_summary(info.project_id, info.iid)
+        if f.path in in_mr and (f.path not in reviewed or (aspects and f.aspect not in aspects))
+    ]
+
+
+def team_policy(
+    engine: Engine,
+    gitlab: GitLabClient,
+    info: MergeRequestInfo,
+    refs: DiffRefs,
+    *,
+    catalog: ServiceCatalog | None = None,
+    ledger: Ledger | None = None,
+) -> tuple[TeamPolicy, ServiceContext | None]:
+    """The policy a review of this MR follows: the owner team's file, the repository's
+    ``.ai-review.yaml`` (both read at the target branch) and the rules remembered for it."""
+    service = _service(catalog, gitlab, info, refs)
+    policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, refs))
+    if ledger is not None:
+        policy = replace(policy, rules=ledger.rules(info.project_id))
+    return policy, service
 
 
 def _service(
-    catalog: ServiceCatalog | None, gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
+    catalog: ServiceCatalog | None, gitlab: GitLabClient, info: MergeRequestInfo, refs: DiffRefs
 ) -> ServiceContext | None:
     """What the catalog knows of the repository; its catalog-info.yaml is read from the target
     branch, like every setting an MR must not be able to change about its own review."""
     if catalog is None:
         return None
     return catalog.context(
-        info.project_path, lambda path: gitlab.read_file(info.project_id, path, diff.refs.start_sha)
+        info.project_path, lambda path: gitlab.read_file(info.project_id, path, refs.start_sha)
     )
 
 
-def _repo_overrides(
-    gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
-) -> Mapping[str, Any]:
+def _repo_overrides(gitlab: GitLabClient, info: MergeRequestInfo, refs: DiffRefs) -> Mapping[str, Any]:
     """The repository's ``.ai-review.yaml`` as the target branch has it: an MR cannot rewrite the
     rules of its own review. An invalid file is reported, not fatal."""
-    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, diff.refs.start_sha)
+    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, refs.start_sha)
     if not text:
         return {}
     try:

@@ -1,6 +1,7 @@
 """What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
 or in part), the model's answers per head, and the ``/ai-review`` cooldown. The ledger implements
-``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
+``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on; what people told the bot
+and the feedback on its findings it keeps through ``conversation_state`` and ``feedback``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import redis
 
+from reviewer.app.conversation_state import ConversationState
+from reviewer.app.feedback import FeedbackStore
+from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
 from reviewer.review.memory import Unfinished
 
@@ -68,6 +72,8 @@ class ReviewLedger:
     def __init__(self, client: redis.Redis, *, prefix: str = "reviewer:reviewed:") -> None:
         self._redis = client
         self._prefix = prefix
+        self.conversations = ConversationState(client)
+        self.feedback_store = FeedbackStore(client)
 
     def _key(self, project_id: int | str, iid: int) -> str:
         return f"{self._prefix}{project_id}:{iid}"
@@ -141,3 +147,20 @@ class ReviewLedger:
     def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
         """One review of an MR at a time: two at once would each post what the other has not yet."""
         return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)
+
+    # people in the loop (reviewer.review.memory.Ledger)
+
+    def paused(self, project_id: int, iid: int) -> bool:
+        return self.conversations.paused(project_id, iid)
+
+    def ignored(self, project_id: int, iid: int) -> frozenset[str]:
+        return self.conversations.ignored(project_id, iid)
+
+    def rules(self, project_id: int) -> tuple[str, ...]:
+        return self.conversations.rules(project_id)
+
+    def posted(self, project_id: int, iid: int, findings: Sequence[PostedFinding]) -> None:
+        self.feedback_store.posted(project_id, iid, findings)
+
+    def feedback(self, project_id: int, iid: int, events: Sequence[FeedbackEvent]) -> None:
+        self.feedback_store.record(project_id, iid, events)

@@ -41,7 +41,7 @@ class BotThread:
     head_sha: str | None = None
     resolution_explained: bool = False  # the bot already replied why it resolves it
     resolved_by: int | None = None  # who resolved it (a person, or the bot when its line changed)
-    suggestion: str | None = None  # the code its first note suggests, when it offers a suggestion
+    suggestion: tuple[str, str] | None = None  # (fingerprint, code) of the suggestion its first note offers
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +85,12 @@ def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> 
 _SUGGESTION = re.compile(r"^(`{3,})suggestion:-\d+\+0\n(.*?)\n\1$", re.M | re.S)
 
 
-def suggested_code(body: str) -> str | None:
-    """The code of the first suggestion block in a note the bot wrote (``markdown.thread``)."""
+def suggested_code(body: str) -> tuple[str, str] | None:
+    """The first suggestion block of a note the bot wrote (``markdown.thread``): the fingerprint of
+    the finding that offers it (the marker after it) and its code."""
     match = _SUGGESTION.search(body)
-    return match.group(2) if match else None
+    marker = FINGERPRINT_MARKER.search(body, match.end()) if match else None
+    return (marker.group(1), match.group(2)) if match and marker else None
 
 
 def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:

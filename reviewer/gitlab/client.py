@@ -125,6 +125,11 @@ class GitLabClient:
             self._bot_id = int(user.id)
         return self._bot_id
 
+    def bot_username(self) -> str:
+        """The bot's username: a note that mentions ``@username`` speaks to it."""
+        self.bot_user_id()
+        return str(self._gl.user.attributes.get("username") or "") if self._gl.user else ""
+
     def token_facts(self) -> TokenFacts:
         """The token's user, whether it is an administrator, and the token's scopes."""
         self._call("read the bot user", self._gl.auth)

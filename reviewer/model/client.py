@@ -142,8 +142,9 @@ class LLMClient:
         metadata: Mapping[str, MetadataValue | None] | None = None,
         json_schema: Mapping[str, Any] | None = None,
         schema_name: str = "answer",
+        max_tokens: int | None = None,
     ) -> Completion:
-        """One answer from the first model that gives one, in order.
+        """One answer from the first model that gives one, in order; ``max_tokens`` caps its length.
 
         Each model gets up to ``max_attempts`` tries for retryable failures; a non-retryable one
         (4xx other than 408/409/429) or an open breaker moves on to the next model at once.
@@ -157,7 +158,7 @@ class LLMClient:
             cache_ttl=self._config.cache_ttl,
             skip_cache=self._config.skip_cache,
         )
-        request = Request(messages, headers, json_schema, schema_name)
+        request = Request(messages, headers, json_schema, schema_name, max_tokens)
         failures: list[AttemptFailed] = []
         for model in models:
             try:
@@ -260,6 +261,7 @@ class LLMClient:
                 model=model,
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
+                max_tokens=request.max_tokens if request.max_tokens is not None else openai.omit,
                 extra_headers=dict(request.headers),
             )
         except openai.APIStatusError as exc:

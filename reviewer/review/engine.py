@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -79,10 +79,17 @@ class Analysis:
 
     off_diff: int = 0  # model findings dropped because their path is no file of the diff
     masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
+    models: dict[str, str] = field(default_factory=dict)  # aspect (group) -> the model that answered
 
     @property
     def complete(self) -> bool:
         return not self.failed_paths
+
+    def without(self, fingerprints: Collection[str]) -> Analysis:
+        """The analysis without the findings of these fingerprints (people dismissed them)."""
+        if not fingerprints:
+            return self
+        return replace(self, placed=[(f, p) for f, p in self.placed if f.fingerprint not in fingerprints])
 
 
 @dataclass
@@ -132,6 +139,7 @@ class Engine:
         reused = 0
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
+        answered_by: dict[str, str] = {}
         for (chunk, aspect), (outcome, stored) in zip(tasks, results, strict=True):
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
@@ -141,6 +149,7 @@ class Engine:
                     usage, spent = usage + outcome.usage, spent + outcome.usage
                 continue
             usage = usage + outcome.usage
+            answered_by[aspect] = outcome.model
             spent = spent if stored else spent + outcome.usage
             reused += stored
             found.extend(outcome.findings)
@@ -171,6 +180,7 @@ class Engine:
             spent=spent,
             off_diff=len(found) - len(on_diff),
             masker=secrets.masker,
+            models=answered_by,
         )
 
     def _run_aspects(

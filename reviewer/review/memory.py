@@ -9,7 +9,9 @@ The pipeline and the engine depend on these Protocols only; the application laye
   nothing it already answered and gets the same findings, word for word (the same fingerprints).
 - ``Ledger``: the last head reviewed completely, a head reviewed only in part (with the files
   whose model calls failed, reviewed again by the next trigger), the findings the summary
-  lists, and the ``/ai-review`` cooldown.
+  lists, and the ``/ai-review`` cooldown. What people told the bot (``/ai-review pause``,
+  ``ignore``, ``remember``) it reads here, and what a review posts and what people did with
+  earlier findings (``reviewer.review.feedback``) it records here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 
 from reviewer.model.client import AspectAnswer
 from reviewer.model.usage import Usage
+from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
 
 __all__ = ["AnswerStore", "Ledger", "Unfinished", "answer_key", "dump_answer", "load_answer"]
@@ -69,6 +72,28 @@ class Ledger(Protocol):
         ...
 
     def answers(self, project_id: int, iid: int, head_sha: str) -> AnswerStore: ...
+
+    # people in the loop (reviewer.app.commands, conversations, feedback)
+
+    def paused(self, project_id: int, iid: int) -> bool:
+        """Automatic reviews of this MR are paused (``/ai-review pause``); commands still run."""
+        ...
+
+    def ignored(self, project_id: int, iid: int) -> frozenset[str]:
+        """Fingerprints people dismissed on this MR: never raised again there."""
+        ...
+
+    def rules(self, project_id: int) -> tuple[str, ...]:
+        """The rules remembered for the repository (``/ai-review remember``), oldest first."""
+        ...
+
+    def posted(self, project_id: int, iid: int, findings: Sequence[PostedFinding]) -> None:
+        """Findings a review just posted, with what their feedback is counted by."""
+        ...
+
+    def feedback(self, project_id: int, iid: int, events: Sequence[FeedbackEvent]) -> None:
+        """What people did with earlier findings (a re-review reads it from their threads)."""
+        ...
 
 
 def answer_key(aspect: str, prompt_version: str, chunk_text: str) -> str:

@@ -9,8 +9,10 @@ Layout of the prompts directory::
     teams/<team>.yaml a team's overrides (see teams/example.yaml)
 
 A repository may add ``.ai-review.yaml`` at its root with the same keys; it refines the team's
-file. Every rendered prompt carries a version: a hash of the templates and the overrides that
-produced it, recorded with each review so that a prompt change can be measured before it ships.
+file. Rules its maintainers asked the bot to remember (``/ai-review remember``) are a policy's
+``rules``: shown to the model after the team's instructions. Every rendered prompt carries a
+version: a hash of the templates, the overrides and the rules that produced it, recorded with each
+review so that a prompt change can be measured before it ships.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _POLICY_KEYS = {
     "max_comments",
     "model",
     "ignore_paths",
+    "dismiss_words",
 }
 _MAX_INSTRUCTIONS = 2000
 
@@ -54,6 +57,9 @@ class TeamPolicy:
     model: str | None = None
     ignore_paths: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # the override files applied, for the record
+    # rules a repository's maintainers asked for (``/ai-review remember``): in the prompt and its version
+    rules: tuple[str, ...] = ()
+    dismiss_words: tuple[str, ...] = ()  # a reply holding one says the finding is wrong or won't be fixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,7 @@ class PromptStore:
                 focus=_joined([_ASPECT_TITLES.get(a, a) for a in aspects]),
                 categories=" | ".join(f'"{a}"' for a in aspects),
                 instructions=policy.instructions,
+                rules=policy.rules,
             )
             user = self._env.get_template("user.j2").render(
                 title=_one_line(title, 200), context=context, diff=diff
@@ -121,7 +128,9 @@ class PromptStore:
 
     def version(self, aspect: str, policy: TeamPolicy) -> str:
         overrides = json.dumps(
-            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources], sort_keys=True
+            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources]
+            + ([list(policy.rules)] if policy.rules else []),  # no rules: the versions of before
+            sort_keys=True,
         )
         return hashlib.sha256((self._template_hash + overrides).encode()).hexdigest()[:12]
 
@@ -188,6 +197,7 @@ def apply_overrides(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) 
         model=str(raw["model"]) if raw.get("model") else policy.model,
         ignore_paths=policy.ignore_paths + tuple(str(p) for p in raw.get("ignore_paths") or ()),
         sources=(*policy.sources, source),
+        dismiss_words=policy.dismiss_words + tuple(str(w) for w in raw.get("dismiss_words") or ()),
     )
 
 
