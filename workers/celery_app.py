@@ -70,4 +70,5 @@ def _from_environment() -> dict[str, Any]:
 
 app = Celery("reviewer")
 app.add_defaults(_from_environment)  # evaluated when the app is first configured, not at import
+import workers.conversation_tasks  # noqa: E402
 import workers.tasks  # noqa: E402, F401

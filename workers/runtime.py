@@ -14,11 +14,12 @@ from celery.worker import WorkController
 from reviewer.app.config import Settings
 from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.events import ReviewJob
+from reviewer.app.people import ConversationConfig
 from reviewer.app.services import build_services
 from reviewer.app.state import RedisDeliveryLog, ReviewLedger, connect
 from reviewer.app.web import create_app
 from reviewer.review.engine import Engine
-from workers import tasks
+from workers import conversation_tasks, tasks
 from workers.celery_app import create_celery
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,14 @@ def start_runtime(settings: Settings, *, start_worker: bool | None = None) -> Ru
         client = connect(embedded.url)
     celery = create_celery(broker)
     services = build_services(settings)
-    tasks.install(services, ReviewLedger(client))
+    ledger = ReviewLedger(client)
+    tasks.install(services, ledger)
+    if services.gitlab is not None:
+        conversation_tasks.install(services, ledger, ConversationConfig.from_settings(settings))
 
     def enqueue(job: ReviewJob, delivery: str) -> str:
+        if job.trigger in conversation_tasks.TRIGGERS:  # a person's note or reaction
+            return conversation_tasks.enqueue(celery, job, delivery)
         result = celery.send_task(
             "reviewer.review_merge_request",
             kwargs={

@@ -66,8 +66,13 @@ class ConversationState:
         self._redis.set(done, b"1", ex=7 * 24 * 3600)
         return number
 
-    def forget(self, project_id: int, number: int) -> str | None:
-        """Remove rule ``number`` (from 1); the rule removed, or None when there is no such rule."""
+    def forget(self, project_id: int, number: int, claim: str) -> str | None:
+        """Remove rule ``number`` (from 1); the rule removed, or None when there is no such rule.
+        The same ``claim`` (a retried note) removes one rule, once."""
+        done = f"{self._prefix}forgotten:{claim}"
+        earlier = self._redis.get(done)
+        if earlier is not None:
+            return earlier.decode() if isinstance(earlier, bytes) else str(earlier)
         key = f"{self._prefix}rules:{project_id}"
         rules = self.rules(project_id)
         if not 1 <= number <= len(rules):
@@ -76,6 +81,7 @@ class ConversationState:
         pipe = self._redis.pipeline()
         pipe.lset(key, number - 1, tomb)
         pipe.lrem(key, 1, tomb)
+        pipe.set(done, rules[number - 1].encode(), ex=7 * 24 * 3600)
         pipe.execute()
         return rules[number - 1]
 
