@@ -138,12 +138,16 @@ def _review(
     reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
     if reviewed == head and not command:
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
+    policy, service = team_policy(engine, gitlab, info, diff.refs, catalog=catalog, ledger=ledger)
+    if request.aspects:
+        policy = replace(policy, aspects=request.aspects)
+    # the same review of a head, under the same prompts, at most once in a while
+    version = engine.prompts.version("+".join(policy.aspects), policy)
+    asked = ":".join([head, version, "full" * request.full, *request.paths])
     if (
-        ledger is not None
-        and command
-        and not ledger.allow_command(
-            info.project_id, info.iid, ":".join([head, *request.aspects, *request.paths]), request.delivery
-        )
+        command
+        and ledger is not None
+        and not ledger.allow_command(info.project_id, info.iid, asked, request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
     # a push or `/ai-review`: what is new since the last review; `full`, one aspect or file: all of it
@@ -162,9 +166,6 @@ def _review(
         scope = narrow_scope(scope, request.paths)
         if not scope.files:
             return ReviewOutcome("skipped", "the file asked for is not in the merge request's diff", head)
-    policy, service = team_policy(engine, gitlab, info, diff.refs, catalog=catalog, ledger=ledger)
-    if request.aspects:
-        policy = replace(policy, aspects=request.aspects)
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,

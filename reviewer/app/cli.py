@@ -1,4 +1,4 @@
-"""The ``reviewer`` command: serve | worker | review | doctor."""
+"""The ``reviewer`` command: serve | worker | review | doctor | mcp | prompts | eval | stats | feedback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,22 @@ def _parser() -> argparse.ArgumentParser:
     prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
     prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
     prompts.add_argument("--repo-config", metavar="FILE", help="a repository's .ai-review.yaml to apply too")
+    prompts.add_argument(
+        "--project", type=int, metavar="ID", help="apply the rules remembered for this project (its id)"
+    )
     prompts.set_defaults(run=_prompts)
+
+    stats = sub.add_parser("stats", help="acceptance of the bot's findings: acted on or approved, dismissed")
+    stats.add_argument("--team", help="one team, e.g. payments or group:default/payments")
+    stats.add_argument("--since", metavar="DATE", help="findings posted on or after this date (2026-05-01)")
+    stats.set_defaults(run=_stats)
+
+    feedback = sub.add_parser("feedback", help="what reviewers did with findings, as `reviewer eval` cases")
+    feedback.add_argument("action", choices=["export"])
+    feedback.add_argument("folder", type=Path, help="where to write NAME.diff + NAME.expected.yaml")
+    feedback.add_argument("--team", help="one team's findings only")
+    feedback.add_argument("--since", metavar="DATE", help="findings posted on or after this date")
+    feedback.set_defaults(run=_feedback)
 
     evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
     evaluate.add_argument("cases", type=Path, help="a folder of NAME.diff + NAME.expected.yaml cases")
@@ -296,7 +312,58 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
         overrides = parse_overrides(
             Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
         )
-    print(describe_prompts(store, store.policy(args.team, overrides), args.aspect))
+    policy = store.policy(args.team, overrides)
+    if args.project is not None:
+        policy = _with_remembered_rules(policy, args.project, settings)
+    print(describe_prompts(store, policy, args.aspect))
+    return 0
+
+
+# -- stats and feedback ----------------------------------------------------------------------
+
+
+def _with_remembered_rules(policy: Any, project_id: int, settings: Settings) -> Any:
+    from dataclasses import replace
+
+    from reviewer.app.conversation_state import ConversationState
+    from reviewer.app.state import opened
+
+    with opened(settings.redis_url, settings.state_dir) as client:
+        return replace(policy, rules=ConversationState(client).rules(project_id))
+
+
+def _judged(args: argparse.Namespace, settings: Settings) -> list[Any]:
+    from reviewer.app.feedback import FeedbackStore
+    from reviewer.app.state import opened
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since).timestamp()
+        except ValueError:
+            raise ReviewerError(f"--since {args.since!r}: give a date like 2026-05-01") from None
+    with opened(settings.redis_url, settings.state_dir) as client:
+        return list(FeedbackStore(client).judged(since=since, team=args.team))
+
+
+def _stats(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.app.feedback import stats_table
+
+    judged = _judged(args, settings)
+    if not judged:
+        print(
+            "reviewer: no findings recorded yet" + (f" for {args.team}" if args.team else ""), file=sys.stderr
+        )
+    print(stats_table(judged))
+    return 0
+
+
+def _feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from reviewer.app.feedback import export_cases
+
+    written = export_cases(_judged(args, settings), args.folder)
+    accepted, dismissed = written["accepted"], written["dismissed"]
+    print(f"{accepted} accepted and {dismissed} dismissed findings written to {args.folder} as eval cases")
     return 0
 
 

@@ -12,6 +12,7 @@ it first arrives; ``reviewer stats`` judges each finding from the signals it hol
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -145,7 +146,8 @@ def stats_table(judged: Sequence[Judged]) -> str:
     rows: dict[tuple[str, str, str, str], Counter[str]] = {}
     for item in judged:
         f = item.finding
-        row = rows.setdefault((f.team, f.aspect, f.prompt_version or "-", f.model or f.category), Counter())
+        key = (_team_name(f.team), f.aspect, f.prompt_version or "-", f.model or f.category)
+        row = rows.setdefault(key, Counter())
         row["posted"] += 1
         if item.verdict is not None:
             row[item.verdict.value] += 1
@@ -175,23 +177,24 @@ def _row(team: str, aspect: str, version: str, model: str, row: Counter[str] | N
 
 
 def export_cases(judged: Sequence[Judged], folder: Path) -> Counter[str]:
-    """Write each judged finding as a ``reviewer eval`` case under ``folder/<verdict>/``; returns
-    how many of each verdict were written (a finding whose hunk was not kept is skipped)."""
-    written: Counter[str] = Counter()
+    """Write the judged findings as ``reviewer eval`` cases in ``folder``, one per hunk they stand
+    on (``PROJECT-IID-HASH.diff`` and ``.expected.yaml``); returns how many findings of each
+    verdict went into them (a finding whose hunk was not kept is left out)."""
+    hunks: dict[tuple[str, int, str], list[tuple[PostedFinding, Verdict]]] = {}
     for item in judged:
-        if item.verdict is None:
-            continue
-        case = eval_case(item.finding, item.verdict)
+        if item.verdict is not None and item.finding.diff:
+            key = (item.finding.project, item.iid, item.finding.diff)
+            hunks.setdefault(key, []).append((item.finding, item.verdict))
+    folder.mkdir(parents=True, exist_ok=True)
+    written: Counter[str] = Counter()
+    for (project, iid, diff), findings in hunks.items():
+        case = eval_case(findings)
         if case is None:
             continue
-        diff, spec = case
-        f = item.finding
-        name = f"{_slug(f.project)}-{item.iid}-{f.fingerprint[:12]}"
-        target = folder / item.verdict.value
-        target.mkdir(parents=True, exist_ok=True)
-        (target / f"{name}.diff").write_text(diff, encoding="utf-8")
-        (target / f"{name}.expected.yaml").write_text(spec, encoding="utf-8")
-        written[item.verdict.value] += 1
+        name = f"{_slug(project)}-{iid}-{hashlib.sha256(diff.encode()).hexdigest()[:10]}"
+        (folder / f"{name}.diff").write_text(case[0], encoding="utf-8")
+        (folder / f"{name}.expected.yaml").write_text(case[1], encoding="utf-8")
+        written.update(v.value for _, v in findings)
     return written
 
 

@@ -6,7 +6,9 @@ and the feedback on its findings it keeps through ``conversation_state`` and ``f
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -16,6 +18,22 @@ from reviewer.app.feedback import FeedbackStore
 from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
 from reviewer.review.memory import Unfinished
+
+
+@contextmanager
+def opened(redis_url: str | None, state_dir: Path) -> Iterator[redis.Redis]:
+    """A client of the bot's Redis, for a command that reads its state: ``redis_url``, or the
+    embedded Redis's data in ``state_dir`` (started for the command and stopped after it)."""
+    if redis_url:
+        yield connect(redis_url)
+        return
+    from reviewer.app.embedded_redis import EmbeddedRedis
+
+    embedded = EmbeddedRedis(state_dir)
+    try:
+        yield connect(embedded.url)
+    finally:
+        embedded.close()
 
 
 def connect(url: str) -> redis.Redis:

@@ -174,26 +174,32 @@ def _holds(hunk: Hunk, line: int, side: Side) -> bool:
     return line in numbers
 
 
-def eval_case(finding: PostedFinding, judged: Verdict) -> tuple[str, str] | None:
-    """A ``reviewer eval`` case (``NAME.diff``, ``NAME.expected.yaml``) of a judged finding: an
-    accepted one is expected there; a dismissed one's hunk expects no finding at all. None when
-    its hunk was not kept."""
-    if not finding.diff:
+def eval_case(judged: Sequence[tuple[PostedFinding, Verdict]]) -> tuple[str, str] | None:
+    """A ``reviewer eval`` case (``NAME.diff``, ``NAME.expected.yaml``) of the judged findings of
+    one hunk (they share ``diff``): the accepted ones are expected there, the dismissed ones are
+    not (a prompt that raises them again scores a false positive). None when the hunk was not kept."""
+    if not judged or not judged[0][0].diff:
         return None
-    expected = (
-        [{"path": finding.path, "line": finding.line, "side": finding.side, "aspect": finding.aspect}]
-        if judged is Verdict.ACCEPTED
-        else []
-    )
+    expected = [
+        {"path": f.path, "line": f.line, "side": f.side, "aspect": f.aspect}
+        for f, v in judged
+        if v is Verdict.ACCEPTED
+    ]
+    first = judged[0][0]
     spec = {
-        "title": f"{judged.value}: {finding.title}"[:200],
+        "title": f"{first.project}: {len(expected)} accepted, {len(judged) - len(expected)} dismissed",
         "findings": expected,
-        "source": {
-            "project": finding.project,
-            "team": finding.team,
-            "fingerprint": finding.fingerprint,
-            "prompt_version": finding.prompt_version,
-            "model": finding.model,
-        },
+        "judged": [
+            {
+                "verdict": v.value,
+                "title": f.title,
+                "line": f.line,
+                "team": f.team,
+                "prompt_version": f.prompt_version,
+                "model": f.model,
+                "fingerprint": f.fingerprint,
+            }
+            for f, v in judged
+        ],
     }
-    return finding.diff, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    return first.diff, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
