@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         TransientError,
         WebhookRejected,
     )
-    from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request
+    from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request, team_policy
 
 __all__ = [
     "BackstageCatalog",
@@ -41,6 +41,7 @@ __all__ = [
     "TransientError",
     "WebhookRejected",
     "review_merge_request",
+    "team_policy",
 ]
 
 __getattr__ = lazy_exports(
@@ -57,6 +58,6 @@ __getattr__ = lazy_exports(
             "TransientError",
             "WebhookRejected",
         ),
-        "pipeline": ("ReviewOutcome", "ReviewRequest", "review_merge_request"),
+        "pipeline": ("ReviewOutcome", "ReviewRequest", "review_merge_request", "team_policy"),
     },
 )

@@ -21,7 +21,7 @@ import re
 from reviewer.app import commands, metrics
 from reviewer.app.people import Context, NoteEvent, Outcome, answer, dismiss, may, mr_policy
 from reviewer.errors import GatewayRejected, ModelOutputInvalid
-from reviewer.gitlab.markers import ANY_MARKER, FINGERPRINT_MARKER
+from reviewer.gitlab.markers import fingerprints_in, without_markers
 from reviewer.gitlab.members import DEVELOPER
 from reviewer.gitlab.reactions import THUMBS_DOWN, THUMBS_UP
 from reviewer.gitlab.threads import Thread
@@ -72,7 +72,7 @@ def handle_reaction(
     bot = ctx.gitlab.bot_user_id()
     if note is None or note.author_id != bot or user_id == bot:
         return Outcome("ignored", "not a reaction to a finding of the bot's")
-    fingerprints = tuple(dict.fromkeys(m.group(1) for m in FINGERPRINT_MARKER.finditer(note.body)))
+    fingerprints = fingerprints_in(note.body)
     if not fingerprints:
         return Outcome("ignored", "the note holds no finding")
     given = {r.name for r in ctx.gitlab.reactions.on_note(project_id, iid, note_id) if r.user_id == user_id}
@@ -114,13 +114,13 @@ def _reply_in_finding_thread(ctx: Context, event: NoteEvent) -> Outcome:
         answer(ctx, event, "I cannot answer questions here: no model gateway is configured.")
         return Outcome("answered", "no model")
     context = ThreadContext(
-        finding=ANY_MARKER.sub("", event.thread.first.body).strip(),
+        finding=without_markers(event.thread.first.body),
         path=event.thread.path,
         line=event.thread.line,
         side=event.thread.side,
         code=_code(ctx, event, info.head_sha),
         conversation=[
-            ("bot" if n.author_id == event.bot_id else "person", ANY_MARKER.sub("", n.body))
+            ("bot" if n.author_id == event.bot_id else "person", without_markers(n.body))
             for n in event.thread.notes
             if not n.system
         ],

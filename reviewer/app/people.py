@@ -19,7 +19,7 @@ from reviewer.diff.parsing import DiffRefs
 from reviewer.gitlab.client import GitLabClient, MergeRequestInfo
 from reviewer.gitlab.markdown import Markdown
 from reviewer.gitlab.markdown.replies import reply
-from reviewer.gitlab.markers import FINGERPRINT_MARKER, REPLY_MARKER
+from reviewer.gitlab.markers import answers, fingerprints_in
 from reviewer.gitlab.members import LEVEL_NAMES
 from reviewer.gitlab.threads import Thread, ThreadNote
 from reviewer.pipeline import team_policy
@@ -84,16 +84,12 @@ class NoteEvent:
         first = self.thread.first
         if first.author_id != self.bot_id or self.thread.first.id == self.note.id:
             return ()
-        return tuple(dict.fromkeys(m.group(1) for m in FINGERPRINT_MARKER.finditer(first.body)))
+        return fingerprints_in(first.body)
 
     @property
     def answered(self) -> bool:
         """The bot already answered this note (a retried task finds its answer here)."""
-        return any(
-            n.author_id == self.bot_id and m.group(1) == str(self.note.id)
-            for n in self.thread.notes
-            for m in REPLY_MARKER.finditer(n.body)
-        )
+        return any(n.author_id == self.bot_id and answers(n.body, self.note.id) for n in self.thread.notes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,31 +12,53 @@ from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
     from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
-    from reviewer.gitlab.increment import Scope, review_scope
+    from reviewer.gitlab.feedback import record_feedback
+    from reviewer.gitlab.increment import Scope, narrow_scope, review_scope
     from reviewer.gitlab.markdown import Markdown
+    from reviewer.gitlab.markers import answers, fingerprints_in, without_markers
+    from reviewer.gitlab.members import DEVELOPER, LEVEL_NAMES, MAINTAINER
     from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
+    from reviewer.gitlab.reactions import THUMBS_DOWN, THUMBS_UP
     from reviewer.gitlab.summary import SummaryInput
+    from reviewer.gitlab.threads import Thread, ThreadNote
 
 __all__ = [
+    "DEVELOPER",
+    "LEVEL_NAMES",
+    "MAINTAINER",
+    "THUMBS_DOWN",
+    "THUMBS_UP",
     "BotThread",
     "GitLabClient",
     "Markdown",
     "MergeRequestInfo",
     "Scope",
     "SummaryInput",
+    "Thread",
+    "ThreadNote",
+    "answers",
     "decide_publication",
+    "fingerprints_in",
+    "narrow_scope",
     "publish_inline",
+    "record_feedback",
     "resolve_addressed",
     "review_scope",
+    "without_markers",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "client": ("BotThread", "GitLabClient", "MergeRequestInfo"),
-        "increment": ("Scope", "review_scope"),
+        "feedback": ("record_feedback",),
+        "increment": ("Scope", "narrow_scope", "review_scope"),
         "markdown": ("Markdown",),
+        "markers": ("answers", "fingerprints_in", "without_markers"),
+        "members": ("DEVELOPER", "LEVEL_NAMES", "MAINTAINER"),
         "publish": ("decide_publication", "publish_inline", "resolve_addressed"),
+        "reactions": ("THUMBS_DOWN", "THUMBS_UP"),
         "summary": ("SummaryInput",),
+        "threads": ("Thread", "ThreadNote"),
     },
 )

@@ -27,3 +27,18 @@ def fingerprint_marker(fingerprint: str, anchor: str = "") -> str | None:
 def reply_marker(note_id: int) -> str:
     """The marker of the bot's answer to note ``note_id``: a retry finds it and answers no twice."""
     return f"<!-- ai-review re={int(note_id)} -->"
+
+
+def fingerprints_in(body: str) -> tuple[str, ...]:
+    """The fingerprints of the findings a note of the bot's lists, in order, each once."""
+    return tuple(dict.fromkeys(m.group(1) for m in FINGERPRINT_MARKER.finditer(body)))
+
+
+def answers(body: str, note_id: int) -> bool:
+    """Whether a note of the bot's is its answer to note ``note_id``."""
+    return any(m.group(1) == str(note_id) for m in REPLY_MARKER.finditer(body))
+
+
+def without_markers(body: str) -> str:
+    """A note's text without the bot's hidden markers."""
+    return ANY_MARKER.sub("", body).strip()

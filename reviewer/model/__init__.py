@@ -13,9 +13,19 @@ if TYPE_CHECKING:
     from reviewer.model.answers import AnswerInvalid, AspectAnswer
     from reviewer.model.calls import Completion
     from reviewer.model.client import GatewayConfig, LLMClient
+    from reviewer.model.structured import strict_schema
     from reviewer.model.usage import Price, Usage
 
-__all__ = ["AnswerInvalid", "AspectAnswer", "Completion", "GatewayConfig", "LLMClient", "Price", "Usage"]
+__all__ = [
+    "AnswerInvalid",
+    "AspectAnswer",
+    "Completion",
+    "GatewayConfig",
+    "LLMClient",
+    "Price",
+    "Usage",
+    "strict_schema",
+]
 
 __getattr__ = lazy_exports(
     __name__,
@@ -23,6 +33,7 @@ __getattr__ = lazy_exports(
         "answers": ("AnswerInvalid", "AspectAnswer"),
         "calls": ("Completion",),
         "client": ("GatewayConfig", "LLMClient"),
+        "structured": ("strict_schema",),
         "usage": ("Price", "Usage"),
     },
 )

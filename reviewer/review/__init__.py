@@ -11,9 +11,20 @@ from typing import TYPE_CHECKING
 from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
+    from reviewer.review.discussion import ThreadContext, answer_in_thread, numbered_excerpt
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.explain import Explanation, explain_finding
+    from reviewer.review.feedback import (
+        FeedbackEvent,
+        PostedFinding,
+        Signal,
+        Verdict,
+        eval_case,
+        event_verdict,
+        posted_findings,
+        verdict,
+    )
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
         Finding,
@@ -30,6 +41,7 @@ if TYPE_CHECKING:
     from reviewer.review.memory import Ledger, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import (
+        ASPECTS,
         PromptStore,
         TeamPolicy,
         apply_overrides,
@@ -42,50 +54,73 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWER_SCHEMA",
+    "ASPECTS",
     "Analysis",
     "Engine",
     "Explanation",
     "Failure",
+    "FeedbackEvent",
     "Finding",
     "Ledger",
     "ModelChoice",
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
+    "PostedFinding",
     "PromptStore",
     "RepositoryRules",
     "Severity",
     "Side",
+    "Signal",
     "Skipped",
     "TeamPolicy",
+    "ThreadContext",
     "Thresholds",
     "Tier",
     "TokenCounter",
     "Unfinished",
+    "Verdict",
     "analyse_local_diff",
+    "answer_in_thread",
     "apply_overrides",
     "code_hash",
     "default_counter",
     "describe_prompts",
+    "eval_case",
     "evaluate",
+    "event_verdict",
     "explain_finding",
     "from_record",
     "load_cases",
+    "numbered_excerpt",
     "parse_answer",
     "parse_overrides",
+    "posted_findings",
     "render_evaluation",
     "render_report",
     "repository_rules",
     "review_local_diff",
     "to_record",
+    "verdict",
 ]
 
 __getattr__ = lazy_exports(
     __name__,
     {
+        "discussion": ("ThreadContext", "answer_in_thread", "numbered_excerpt"),
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "explain": ("Explanation", "explain_finding"),
+        "feedback": (
+            "FeedbackEvent",
+            "PostedFinding",
+            "Signal",
+            "Verdict",
+            "eval_case",
+            "event_verdict",
+            "posted_findings",
+            "verdict",
+        ),
         "findings": (
             "ANSWER_SCHEMA",
             "Finding",
@@ -101,7 +136,14 @@ __getattr__ = lazy_exports(
         "local": ("analyse_local_diff", "review_local_diff"),
         "memory": ("Ledger", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
-        "prompts": ("PromptStore", "TeamPolicy", "apply_overrides", "describe_prompts", "parse_overrides"),
+        "prompts": (
+            "ASPECTS",
+            "PromptStore",
+            "TeamPolicy",
+            "apply_overrides",
+            "describe_prompts",
+            "parse_overrides",
+        ),
         "report": ("render_report",),
         "repository": ("RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
