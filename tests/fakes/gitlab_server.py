@@ -307,8 +307,8 @@ class GitLabStandIn(PeopleMixin):
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
-        self._members = {}
-        self._awards = []
+        self._members: dict[int, dict[int, tuple[int, bool]]] = {}
+        self._awards: list[Json] = []
         self._in_flight = 0
         self._idle = threading.Condition(threading.Lock())
         self._server = _Server(("127.0.0.1", 0), _Handler)

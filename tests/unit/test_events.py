@@ -98,7 +98,9 @@ def test_a_reply_in_a_thread_is_passed_on_with_its_thread_whatever_it_says() -> 
     ],
 )
 def test_system_notes_and_edits_are_ignored(attrs: dict[str, object]) -> None:
-    assert isinstance(classify("Note Hook", _note("/ai-review", **attrs)), Ignored)
+    payload = _note("/ai-review")
+    payload["object_attributes"].update(attrs)  # type: ignore[attr-defined]
+    assert isinstance(classify("Note Hook", payload), Ignored)
 
 
 def test_a_comment_outside_a_thread_without_the_command_is_ignored() -> None:
