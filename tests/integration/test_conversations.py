@@ -433,7 +433,9 @@ def test_commands_are_limited_per_merge_request(mr: MR) -> None:
     assert len([n for n in mr.notes_by_bot() if "Too many commands" in n["body"]]) == 1
 
 
-def test_remember_changes_the_prompt_version_and_text_and_forget_takes_it_back(mr: MR) -> None:
+def test_remember_changes_the_prompt_version_and_text_and_forget_takes_it_back(
+    mr: MR, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     mr.note("/ai-review security")
     before = mr.model_calls()[-1]
     version_before = before.metadata["prompt"]
@@ -449,6 +451,16 @@ def test_remember_changes_the_prompt_version_and_text_and_forget_takes_it_back(m
     assert RULE in after.messages[0]["content"] and RULE not in before.messages[0]["content"]
     assert after.metadata["prompt"] != version_before
     assert after.metadata["prompt"] in mr.summary()
+
+    monkeypatch.setenv("REVIEWER_REDIS_URL", mr.bot.redis_url)
+    capsys.readouterr()
+    assert main(["prompts", "show", "--project", str(mr.pid)]) == 0
+    with_rules = capsys.readouterr().out
+    assert main(["prompts", "show"]) == 0
+    without = capsys.readouterr().out
+    assert f"- {RULE}" in with_rules and RULE not in without
+    versions = [re.findall(r"version (\w+);", text) for text in (with_rules, without)]
+    assert len(versions[0]) == len(versions[1]) == 1 and versions[0] != versions[1]
 
     mr.note("/ai-review forget 1", author=mr.maintainer)
     assert f"Forgotten: {RULE}" in mr.notes_by_bot()[-1]["body"]
