@@ -36,6 +36,7 @@ _NOTE_EVENTS = {"Note Hook", "Confidential Note Hook"}
 _EMOJI_EVENTS = {"Emoji Hook"}
 _THREAD_NOTES = {"DiffNote", "DiscussionNote"}
 FEEDBACK_EMOJI = frozenset({"thumbsup", "thumbsdown"})
+BOT_MARKER = "<!-- ai-review "  # every note the bot writes in a thread carries one (reviewer.gitlab.markers)
 NOTE, REACTION = "note", "reaction"  # the triggers the conversation task takes
 
 
@@ -103,6 +104,8 @@ def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     if attrs.get("action", "create") != "create":
         return Ignored("an edited comment is no new request")
     note = attrs.get("note")
+    if isinstance(note, str) and BOT_MARKER in note:
+        return Ignored("the bot's own note")  # the worker would find its author is the bot
     command = isinstance(note, str) and REVIEW_COMMAND.search(note) is not None
     discussion = _discussion_id(attrs.get("discussion_id"))
     if not command and not (discussion and attrs.get("type") in _THREAD_NOTES):
@@ -133,6 +136,9 @@ def _emoji(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
         return Ignored("a reaction outside a merge request's comments is no feedback")
     if attrs.get("name") not in FEEDBACK_EMOJI:
         return Ignored("only thumbs up and down are feedback")
+    body = note.get("note")
+    if not isinstance(body, str) or "<!-- ai-review fp=" not in body:
+        return Ignored("a reaction to a comment that holds no finding of the bot's")
     mr = _mapping(payload.get("merge_request"))
     project_id = _int(_mapping(payload.get("project")).get("id")) or _int(payload.get("project_id"))
     iid, note_id = _int(mr.get("iid")), _int(attrs.get("awardable_id"))

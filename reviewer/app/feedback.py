@@ -156,7 +156,7 @@ def stats_table(judged: Sequence[Judged]) -> str:
     for (team, aspect, version, model), row in sorted(rows.items()):
         total.update(row)
         lines.append(_row(team, aspect, version, model, row))
-    lines.append(_row("all", "", "", "", total))
+    lines.append(_row("all", "-", "-", "-", total))
     return "\n".join(lines)
 
 

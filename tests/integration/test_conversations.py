@@ -523,7 +523,7 @@ def test_stats_come_from_reactions_resolutions_and_applied_suggestions(
     rows = {tuple(line.split()[:2]): line.split()[-4:] for line in capsys.readouterr().out.splitlines()[1:]}
     assert rows[("stats-team", "security")] == ["1", "1", "0", "100%"]  # thumbs up
     assert rows[("stats-team", "style")] == ["2", "1", "1", "50%"]  # applied and resolved; thumbs down
-    assert rows[("all", "3")] == ["3", "2", "1", "67%"]
+    assert rows[("all", "-")] == ["3", "2", "1", "67%"]
 
     def grew(aspect: str, verdict: str) -> float:
         return _feedback_sample(team, aspect, verdict) - before[(aspect, verdict)]

@@ -103,6 +103,16 @@ def test_system_notes_and_edits_are_ignored(attrs: dict[str, object]) -> None:
     assert isinstance(classify("Note Hook", payload), Ignored)
 
 
+def test_the_bots_own_notes_are_ignored_by_their_marker() -> None:
+    reply = "Understood: resolving.\n\n<!-- ai-review re=98 -->"
+    assert isinstance(
+        classify("Note Hook", _note(reply, type="DiscussionNote", discussion_id=THREAD)), Ignored
+    )
+    thumbs_on_a_person = _emoji()
+    thumbs_on_a_person["note"]["note"] = "a person's comment"  # type: ignore[index]
+    assert isinstance(classify("Emoji Hook", thumbs_on_a_person), Ignored)
+
+
 def test_a_comment_outside_a_thread_without_the_command_is_ignored() -> None:
     assert isinstance(classify("Note Hook", _note("why?", discussion_id=THREAD)), Ignored)  # type null
     assert isinstance(classify("Note Hook", _note("why?", type="DiffNote", discussion_id="x\n")), Ignored)
@@ -117,7 +127,12 @@ def _emoji(
         "project": {"id": 7},
         "user": {"id": 42},
         "object_attributes": {"user_id": 42, "name": name, "awardable_type": awardable, "awardable_id": 99},
-        "note": {"id": 99, "discussion_id": THREAD, "noteable_type": noteable},
+        "note": {
+            "id": 99,
+            "discussion_id": THREAD,
+            "noteable_type": noteable,
+            "note": f"x <!-- ai-review fp={'a' * 16} -->",
+        },
         "merge_request": {"iid": 3},
     }
 
