@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from celery import _state as celery_state
-from fakes.gateway_server import FakeGateway
+from fakes.gateway_server import FakeGateway, error
 from fakes.gitlab_people import DEVELOPER, GUEST, MAINTAINER
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
@@ -569,3 +569,33 @@ def test_feedback_export_writes_eval_cases_of_accepted_and_dismissed_findings(
     assert "+    cursor.execute(f\"SELECT * FROM users WHERE name = '{name}'\")" in case.diff
     spec = next(out.glob("*.expected.yaml")).read_text()
     assert "verdict: dismissed" in spec and "fetchone may return None" in spec
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+def test_an_answer_whose_reply_gitlab_wrote_but_lost_the_answer_to_is_written_once(mr: MR) -> None:
+    mr.opened()
+    thread = mr.thread("SQL built from user input")["id"]
+    mr.bot.gitlab.inject("POST", rf"/discussions/{thread}/notes$", "lost_answer", status=502)
+
+    result = mr.note("Why is this a problem?", discussion_id=thread)
+
+    assert result["status"] == "answered"  # read back after the lost answer: it is there
+    answers = [n for n in mr.thread("SQL built from user input")["notes"] if "built from input" in n["body"]]
+    assert len(answers) == 1
+
+
+def test_a_gateway_that_refuses_gets_an_apology_and_no_crash(mr: MR) -> None:
+    mr.opened()
+    thread = mr.thread("SQL built from user input")["id"]
+    mr.bot.gateway.script(error(400, "content policy", type="invalid_request_error"))
+
+    result = mr.note("@review-bot is this exploitable", discussion_id=thread)
+
+    assert result == {"status": "answered", "detail": "model failed"}
+    last = mr.thread("SQL built from user input")["notes"][-1]
+    assert (
+        "could not form an answer" in last["body"]
+        and not mr.thread("SQL built from user input")["notes"][0]["resolved"]
+    )
