@@ -183,7 +183,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         )
         # The worker's pool threads trace tasks with Celery's default app (and store results with
         # its backend): make the runtime's app the default while this module runs.
-        previous = celery_state.default_app
+        previous, blocking = celery_state.default_app, celery_state.task_join_will_block()
         runtime = start_runtime(settings, start_worker=False)
         runtime.celery.set_default()
         runtime._closers.append(start_worker_thread(runtime.celery))
@@ -194,6 +194,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         finally:
             runtime.close()
             celery_state.set_default_app(previous)
+            celery_state._set_task_join_will_block(blocking)  # a worker in this process set it
             redis_server.close()
         assert gitlab.bot_note_problems() == []
         assert gitlab.executed_quick_actions == []
