@@ -63,6 +63,9 @@ class ConversationState:
         if self._redis.llen(key) >= MAX_RULES:
             return None
         number = int(self._redis.rpush(key, text.encode()))
+        if number > MAX_RULES:  # another rule came in between: the later one does not stay
+            self._redis.ltrim(key, 0, MAX_RULES - 1)
+            return None
         self._redis.set(done, b"1", ex=7 * 24 * 3600)
         return number
 

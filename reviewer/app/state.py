@@ -31,7 +31,9 @@ def opened(redis_url: str | None, state_dir: Path) -> Iterator[redis.Redis]:
 
     embedded = EmbeddedRedis(state_dir)
     try:
-        yield connect(embedded.url)
+        client = connect(embedded.url)
+        client.config_set("save", "")  # a reader: it must not write its copy over a running bot's data
+        yield client
     finally:
         embedded.close()
 

@@ -4,12 +4,13 @@ remembered rules, and limits that answer a retried note as they answered it the 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from reviewer.app.conversation_state import MAX_RULE_CHARS, MAX_RULES, ConversationState
 from reviewer.app.embedded_redis import EmbeddedRedis
-from reviewer.app.state import connect
+from reviewer.app.state import connect, opened
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,17 @@ def test_a_limit_counts_claims_and_answers_a_claim_again_as_before(state: Conver
         and state.first_in("k", 3600, "a")
         and not state.first_in("k", 3600, "b")
     )
+
+
+def test_a_command_reads_the_embedded_redis_data_and_writes_nothing_back(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path)
+    ConversationState(connect(server.url)).remember(5, "use db.q()", claim="n")
+    server.close()  # Redis saves its data as it stops
+    data = tmp_path / "reviewer.rdb"
+    before = data.read_bytes()
+
+    with opened(None, tmp_path) as client:  # `reviewer stats` without REVIEWER_REDIS_URL
+        assert ConversationState(client).rules(5) == ("use db.q()",)
+        client.set("scratch", b"1")
+
+    assert data.read_bytes() == before
