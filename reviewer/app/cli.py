@@ -7,7 +7,6 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -325,45 +324,24 @@ def _prompts(args: argparse.Namespace, settings: Settings) -> int:
 def _with_remembered_rules(policy: Any, project_id: int, settings: Settings) -> Any:
     from dataclasses import replace
 
-    from reviewer.app.conversation_state import ConversationState
-    from reviewer.app.state import opened
+    from reviewer.app.feedback_report import remembered_rules
 
-    with opened(settings.redis_url, settings.state_dir) as client:
-        return replace(policy, rules=ConversationState(client).rules(project_id))
-
-
-def _judged(args: argparse.Namespace, settings: Settings) -> list[Any]:
-    from reviewer.app.feedback import FeedbackStore
-    from reviewer.app.state import opened
-
-    since = None
-    if args.since:
-        try:
-            since = datetime.fromisoformat(args.since).timestamp()
-        except ValueError:
-            raise ReviewerError(f"--since {args.since!r}: give a date like 2026-05-01") from None
-    with opened(settings.redis_url, settings.state_dir) as client:
-        return list(FeedbackStore(client).judged(since=since, team=args.team))
+    return replace(policy, rules=remembered_rules(settings, project_id))
 
 
 def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.feedback import stats_table
+    from reviewer.app.feedback_report import judged, stats_table
 
-    judged = _judged(args, settings)
-    if not judged:
-        print(
-            "reviewer: no findings recorded yet" + (f" for {args.team}" if args.team else ""), file=sys.stderr
-        )
-    print(stats_table(judged))
+    print(stats_table(judged(settings, team=args.team, since=args.since)))
     return 0
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.feedback import export_cases
+    from reviewer.app.feedback_report import export_cases, judged
 
-    written = export_cases(_judged(args, settings), args.folder)
+    written = export_cases(judged(settings, team=args.team, since=args.since), args.folder)
     accepted, dismissed = written["accepted"], written["dismissed"]
-    print(f"{accepted} accepted and {dismissed} dismissed findings written to {args.folder} as eval cases")
+    print(f"{accepted} accepted, {dismissed} dismissed findings as eval cases in {args.folder}")
     return 0
 
 

@@ -1,6 +1,5 @@
-"""Feedback on the bot's findings, in Redis, and what is made of it: acceptance rates
-(``reviewer stats``, the ``reviewer_finding_feedback`` counter) and eval cases
-(``reviewer feedback export``).
+"""Feedback on the bot's findings, in Redis (``reviewer.app.feedback_report`` makes acceptance
+rates and eval cases of it), and the ``reviewer_finding_feedback`` counter.
 
 Layout: one hash per posted finding, ``reviewer:feedback:{project}:{iid}:{fingerprint}``, holding
 what it was posted as (``meta``: team, repository, aspect, category, severity, prompt version,
@@ -12,27 +11,16 @@ it first arrives; ``reviewer stats`` judges each finding from the signals it hol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis
 
 from reviewer.app import metrics
-from reviewer.review.feedback import (
-    FeedbackEvent,
-    PostedFinding,
-    Signal,
-    Verdict,
-    eval_case,
-    event_verdict,
-    verdict,
-)
+from reviewer.review.feedback import FeedbackEvent, PostedFinding, Signal, Verdict, event_verdict, verdict
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +88,7 @@ class FeedbackStore:
             if finding is None:
                 self._redis.zrem(index, key)  # expired
                 continue
-            if team is not None and _team_name(finding.team) != _team_name(team):
+            if team is not None and team_name(finding.team) != team_name(team):
                 continue
             signals: Counter[Signal] = Counter()
             for field in data:
@@ -132,71 +120,6 @@ def _count(finding: PostedFinding, signal: Signal) -> None:
         log.exception("could not count feedback")
 
 
-def _team_name(team: str) -> str:
+def team_name(team: str) -> str:
     """'group:default/payments' and 'payments' name the same team."""
     return team.rsplit("/", 1)[-1].split(":")[-1]
-
-
-# -- reviewer stats -------------------------------------------------------------------------------
-
-
-def stats_table(judged: Sequence[Judged]) -> str:
-    """Acceptance per team, aspect, prompt version and model: findings posted, accepted (acted on
-    or approved), dismissed, and the share of judged ones accepted."""
-    rows: dict[tuple[str, str, str, str], Counter[str]] = {}
-    for item in judged:
-        f = item.finding
-        key = (_team_name(f.team), f.aspect, f.prompt_version or "-", f.model or f.category)
-        row = rows.setdefault(key, Counter())
-        row["posted"] += 1
-        if item.verdict is not None:
-            row[item.verdict.value] += 1
-    lines = [_row("team", "aspect", "prompt", "model", None)]
-    total: Counter[str] = Counter()
-    for (team, aspect, version, model), row in sorted(rows.items()):
-        total.update(row)
-        lines.append(_row(team, aspect, version, model, row))
-    lines.append(_row("all", "-", "-", "-", total))
-    return "\n".join(lines)
-
-
-def _row(team: str, aspect: str, version: str, model: str, row: Counter[str] | None) -> str:
-    if row is None:
-        numbers = ("posted", "accepted", "dismissed", "rate")
-    else:
-        judged = row["accepted"] + row["dismissed"]
-        rate = f"{row['accepted'] / judged:.0%}" if judged else "-"
-        numbers = (str(row["posted"]), str(row["accepted"]), str(row["dismissed"]), rate)
-    return (
-        f"{team[:20]:<20} {aspect[:9]:<9} {version[:13]:<13} {model[:24]:<24} "
-        f"{numbers[0]:>6} {numbers[1]:>8} {numbers[2]:>9} {numbers[3]:>6}"
-    )
-
-
-# -- reviewer feedback export ---------------------------------------------------------------------
-
-
-def export_cases(judged: Sequence[Judged], folder: Path) -> Counter[str]:
-    """Write the judged findings as ``reviewer eval`` cases in ``folder``, one per hunk they stand
-    on (``PROJECT-IID-HASH.diff`` and ``.expected.yaml``); returns how many findings of each
-    verdict went into them (a finding whose hunk was not kept is left out)."""
-    hunks: dict[tuple[str, int, str], list[tuple[PostedFinding, Verdict]]] = {}
-    for item in judged:
-        if item.verdict is not None and item.finding.diff:
-            key = (item.finding.project, item.iid, item.finding.diff)
-            hunks.setdefault(key, []).append((item.finding, item.verdict))
-    folder.mkdir(parents=True, exist_ok=True)
-    written: Counter[str] = Counter()
-    for (project, iid, diff), findings in hunks.items():
-        case = eval_case(findings)
-        if case is None:
-            continue
-        name = f"{_slug(project)}-{iid}-{hashlib.sha256(diff.encode()).hexdigest()[:10]}"
-        (folder / f"{name}.diff").write_text(case[0], encoding="utf-8")
-        (folder / f"{name}.expected.yaml").write_text(case[1], encoding="utf-8")
-        written.update(v.value for _, v in findings)
-    return written
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "project"

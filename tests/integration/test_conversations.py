@@ -526,6 +526,11 @@ def test_stats_come_from_reactions_resolutions_and_applied_suggestions(
     assert rows[("stats-team", "style")] == ["2", "1", "1", "50%"]  # applied and resolved; thumbs down
     assert rows[("all", "-")] == ["3", "2", "1", "67%"]
 
+    assert main(["stats", "--team", "stats-team", "--since", "2999-01-01"]) == 0  # posted before then
+    assert capsys.readouterr().out.splitlines()[-1].split()[-4:] == ["0", "0", "0", "-"]
+    assert main(["stats", "--since", "last week"]) == 2
+    assert "give a date like" in capsys.readouterr().err
+
     def grew(aspect: str, verdict: str) -> float:
         return _feedback_sample(team, aspect, verdict) - before[(aspect, verdict)]
 
