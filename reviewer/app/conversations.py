@@ -119,9 +119,9 @@ def _reply_in_finding_thread(ctx: Context, event: NoteEvent) -> Outcome:
         line=event.thread.line,
         side=event.thread.side,
         code=_code(ctx, event, info.head_sha),
-        conversation=[
+        conversation=[  # up to the note answered: later ones get their own answer
             ("bot" if n.author_id == event.bot_id else "person", without_markers(n.body))
-            for n in event.thread.notes
+            for n in event.thread.notes[: event.thread.notes.index(event.note) + 1]
             if not n.system
         ],
     )
