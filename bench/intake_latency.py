@@ -111,7 +111,7 @@ def main() -> int:
         )
         log = Path(home) / "serve.log"
         server = subprocess.Popen(
-            [sys.executable, "-m", "reviewer.app.cli", "serve", "--no-demo", "--port", str(port)],
+            [sys.executable, "-m", "workers.main", "serve", "--no-demo", "--port", str(port)],
             env=env,
             cwd=home,
             stdout=log.open("wb"),

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
         GitLabError,
         ModelOutputInvalid,
         PositionRejected,
+        PromptTooLong,
         ReviewerError,
         TransientError,
         WebhookRejected,
     )
-    from reviewer.pipeline import ReviewOutcome, ReviewRequest, review_merge_request, team_policy
+    from reviewer.pipeline import ReviewObserver, ReviewOutcome, ReviewRequest, review_merge_request
+    from reviewer.policy import team_policy
 
 __all__ = [
     "BackstageCatalog",
@@ -33,6 +35,8 @@ __all__ = [
     "GitLabError",
     "ModelOutputInvalid",
     "PositionRejected",
+    "PromptTooLong",
+    "ReviewObserver",
     "ReviewOutcome",
     "ReviewRequest",
     "ReviewerError",
@@ -54,10 +58,12 @@ __getattr__ = lazy_exports(
             "GitLabError",
             "ModelOutputInvalid",
             "PositionRejected",
+            "PromptTooLong",
             "ReviewerError",
             "TransientError",
             "WebhookRejected",
         ),
-        "pipeline": ("ReviewOutcome", "ReviewRequest", "review_merge_request", "team_policy"),
+        "pipeline": ("ReviewObserver", "ReviewOutcome", "ReviewRequest", "review_merge_request"),
+        "policy": ("team_policy",),
     },
 )

@@ -7,7 +7,9 @@
     ├── ConfigError           stop and explain what to set
     ├── ModelOutputInvalid    the model answered garbage: count it and go on
     ├── GatewayRejected       every model refused the request for good (a 4xx): report it, go on
-    └── GitLabError           GitLab said no for good (404, 403, 400 outside positions)
+    │   └── PromptTooLong     ... because the prompt is over the model's context: ask about less
+    ├── GitLabError           GitLab said no for good (404, 403, 400 outside positions)
+    └── ReviewStopped         the review ran past its deadline or lost its MR lock: stop now
 
 Messages carry ids, paths and HTTP statuses, never tokens or secrets.
 """
@@ -57,3 +59,12 @@ class GatewayRejected(ReviewerError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ReviewStopped(ReviewerError):
+    """The review was stopped from outside: its deadline passed, or another worker may now hold its
+    merge request (the lock could not be renewed). Raised at the next call to GitLab or the model."""
+
+
+class PromptTooLong(GatewayRejected):
+    """Every model refused the prompt as longer than its context window: a smaller part may fit."""

@@ -14,41 +14,50 @@ remembered, ``ReviewObserver`` for what is counted; the app layer implements bot
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from reviewer.catalog import ServiceCatalog, ServiceContext
-from reviewer.diff.parsing import DiffParseError, DiffRefs, FileDiff, MergeRequestDiff
+from reviewer.catalog import ServiceCatalog
+from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
-from reviewer.errors import ConfigError, GitLabError
+from reviewer.errors import GitLabError
 from reviewer.gitlab import markdown
-from reviewer.gitlab.client import BotThread, GitLabClient, MergeRequestInfo
+from reviewer.gitlab.client import GitLabClient, MergeRequestInfo
 from reviewer.gitlab.feedback import record_feedback
 from reviewer.gitlab.increment import Scope, narrow_scope, review_scope
-from reviewer.gitlab.markdown import Markdown
-from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
+from reviewer.gitlab.publish import addressed, decide_publication, still_present
+from reviewer.gitlab.submit import submit_review
 from reviewer.gitlab.summary import SummaryInput
+from reviewer.gitlab.versions import version_files
 from reviewer.model.usage import Usage
-from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.policy import team_policy
 from reviewer.review.engine import Analysis, Engine
-from reviewer.review.findings import Finding, Side, code_hash
-from reviewer.review.memory import Ledger
-from reviewer.review.prompts import TeamPolicy, parse_overrides
+from reviewer.review.findings import Finding
+from reviewer.review.memory import Ledger, PublishState
+from reviewer.review.prompts import TeamPolicy
 from reviewer.review.report import render_report
+from reviewer.review.verdict import Override, Standing, judge
 
 log = logging.getLogger(__name__)
 
-REPO_CONFIG_FILE = ".ai-review.yaml"
+
+AUTOMATIC = ("opened", "pushed", "reopened", "ready", "labeled")  # not asked for by a person
+RERUNS = ("command", "override", "labeled")  # review the head again even when it was reviewed
+ASKED = ("command", "override", "manual")  # asked for by a person: they run on a paused MR too
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewRequest:
     project: int | str
     iid: int
-    trigger: str = "manual"
+    trigger: str = "manual"  # the webhook's ("opened", "pushed", "command"...), "sweep" or "manual"
     dry_run: bool = False
     delivery: str = ""  # the webhook delivery that asked; a retry of it is the same request
+    head_sha: str | None = None  # the head the event saw; the review takes the MR's latest
+    requested_by: int | None = None  # the author of a /ai-review note
+    job_id: str = ""  # the queued job's id: its retries are not a second request of a command
+    note_id: int | None = None  # the note that asked (``/ai-review override <reason>``)
     # what a command asked for (reviewer.app.commands): everything again, one aspect, one file
     full: bool = False
     aspects: tuple[str, ...] = ()
@@ -75,6 +84,9 @@ class ReviewOutcome:
     reused: int = 0  # model answers taken from the ones stored for this head
     findings: tuple[tuple[str, str], ...] = ()  # (aspect, "inline" or "summary") of each new finding
     off_diff: int = 0  # model findings dropped: their path is no file of the MR
+    verdict: str = ""  # "looks good", "comments", "changes requested"
+    overridden: bool = False
+    approval: str = ""  # what happened to the bot's approval ("approved", "unapproved", "refused", ...)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +100,9 @@ class ReviewOutcome:
             "unreviewed": list(self.unreviewed),
             "reused": self.reused,
             "off_diff": self.off_diff,
+            "verdict": self.verdict,
+            "overridden": self.overridden,
+            "approval": self.approval,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
             "cost": self.usage.cost,
@@ -95,10 +110,18 @@ class ReviewOutcome:
 
 
 class ReviewObserver(Protocol):
-    """What a review reports for counting (the app layer turns it into metrics)."""
+    """What a review reports for counting (the app layer turns it into metrics and records)."""
+
+    def opened(self, info: MergeRequestInfo) -> None:
+        """The merge request under review, as read before anything is decided."""
+        ...
 
     def analysed(self, team: str, analysis: Analysis) -> None:
         """The engine ran: ``analysis.spent`` is what its model calls cost, counted once."""
+        ...
+
+    def overridden(self, team: str, override: Override) -> None:
+        """A blocking verdict was overridden on an MR for the first time (break glass)."""
         ...
 
     def finished(self, outcome: ReviewOutcome) -> None: ...
@@ -127,31 +150,46 @@ def _review(
     catalog: ServiceCatalog | None,
     observer: ReviewObserver | None,
 ) -> ReviewOutcome:
+    if (  # most label changes matter not at all: only to a verdict that requests changes
+        request.trigger == "labeled"
+        and ledger is not None
+        and ledger.publish_state(request.project, request.iid).verdict != "changes requested"
+    ):
+        return ReviewOutcome("skipped", "the labels change nothing of the verdict")
     info, diff = gitlab.fetch_diff(request.project, request.iid)
+    if observer is not None:
+        observer.opened(info)
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
-    command = request.trigger == "command"
-    paused = ledger is not None and ledger.paused(info.project_id, info.iid)
-    if paused and request.trigger not in ("command", "manual"):  # /ai-review pause: commands still run
+    trigger = request.trigger
+    if trigger not in ASKED and ledger is not None and ledger.paused(info.project_id, info.iid):
         return ReviewOutcome("skipped", "automatic reviews of this merge request are paused", head)
-    reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
-    if reviewed == head and not command:
-        return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
     policy, service = team_policy(engine, gitlab, info, diff.refs, catalog=catalog, ledger=ledger)
     if request.aspects:
         policy = replace(policy, aspects=request.aspects)
+    if info.draft and not policy.review_drafts and trigger in AUTOMATIC:
+        # not recorded as reviewed: marking it ready reviews it
+        return ReviewOutcome("skipped", "merge request is a draft: reviewed once marked ready", head)
+    state = ledger.publish_state(info.project_id, info.iid) if ledger is not None else PublishState()
+    reviewed = ledger.last_reviewed(info.project_id, info.iid) if ledger is not None else None
+    if trigger == "labeled" and not _override_label_matters(policy, info, state, reviewed):
+        return ReviewOutcome("skipped", "the labels change nothing of the verdict", head)
+    if reviewed == head and trigger not in RERUNS:
+        return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
+    command = trigger == "command"
     # the same review of a head, under the same prompts, at most once in a while
     version = engine.prompts.version("+".join(policy.aspects), policy)
     asked = ":".join([head, version, "full" * request.full, *request.paths])
     if (
-        command
-        and ledger is not None
-        and not ledger.allow_command(info.project_id, info.iid, asked, request.delivery)
+        ledger is not None
+        and command
+        and not ledger.allow_command(info.project_id, info.iid, asked, request.job_id or request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
-    # a push or `/ai-review`: what is new since the last review; `full`, one aspect or file: all of it
-    since_last = request.trigger == "pushed" or (command and not request.full and not request.narrowed)
+    # a push (or a sweep, which finds pushes whose hook was lost) or a plain `/ai-review`: what is
+    # new since the last review; `full`, one aspect or one file: all of it
+    since_last = trigger in ("pushed", "sweep") or (command and not request.full and not request.narrowed)
     scope = review_scope(
         diff.files,
         head,
@@ -161,6 +199,7 @@ def _review(
         if ledger is not None and (not command or since_last)
         else None,
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
+        own_patches=lambda since: version_files(gitlab, info.project_id, info.iid, since),
     )
     if request.narrowed:
         scope = narrow_scope(scope, request.paths)
@@ -169,7 +208,7 @@ def _review(
     metadata: dict[str, str | int | float | bool] = {
         "project": info.project_path[-64:],
         "mr": info.iid,
-        "trigger": request.trigger,
+        "trigger": trigger,
     }
     analysis = engine.analyse(
         scope.files,
@@ -181,67 +220,47 @@ def _review(
         service=service.describe() if service else "",
         answers=ledger.answers(info.project_id, info.iid, head) if ledger is not None else None,
     )
+    team = policy.team or "unknown"
     if observer is not None:
-        observer.analysed(policy.team or "unknown", analysis)
+        observer.analysed(team, analysis)
     if ledger is not None:  # findings people dismissed on this MR are never raised again there
         analysis = analysis.without(ledger.ignored(info.project_id, info.iid))
     carried = _carried_over(ledger, info, diff, analysis, request.aspects) if scope.partial else []
     tier = analysis.plan.tier.value
+    base = _summary_input(analysis, diff, scope, policy)
     if request.dry_run:
-        inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
-        listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
-        summary = _summary(analysis, diff, listed, inline, 0, scope)
-        comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
-        shown = (
-            f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary.text}"
-        )
-        return ReviewOutcome(
-            "dry-run",
-            "",
-            head,
-            tier,
-            len(inline),
-            len(listed),
-            0,
-            analysis.usage,
-            shown,
-            off_diff=analysis.off_diff,
-        )
+        return _dry_run(analysis, base, carried, policy, head)
     latest = gitlab.merge_request(info.project_id, info.iid).head_sha
     if latest and latest != head:
         return ReviewOutcome("superseded", f"head moved to {latest[:12]} during the review", head, tier)
     threads = gitlab.bot_threads(info.project_id, info.iid)
-    published = publish_inline(
-        gitlab, info.project_id, info.iid, decide_publication(analysis.placed, threads, head)
+    publication = decide_publication(analysis.placed, threads, head)
+    resolving = addressed(threads, still_present(diff.files, threads))
+    note_id = request.note_id if trigger == "override" else None
+    done = submit_review(
+        gitlab, info, head, publication, threads, resolving, carried, base, policy, state, note_id=note_id
     )
-    addressed = resolve_addressed(
-        gitlab, info.project_id, info.iid, threads, _still_present(diff.files, threads)
-    )
+    published = done.outcome
     listed = published.in_summary + carried
-    summary = _summary(
-        analysis,
-        diff,
-        listed,
-        published.inline,
-        len(published.already_posted),
-        scope,
-        resolved=len(addressed),
-    )
-    gitlab.upsert_summary(info.project_id, info.iid, summary)
-    if ledger is not None and not request.narrowed:  # one aspect or file is no review of the head
-        ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
     if ledger is not None:
+        ledger.save_publish_state(info.project_id, info.iid, done.state)
+        if not request.narrowed:  # one aspect or file is no review of the head
+            ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
         record_feedback(
-            ledger, gitlab, info, diff, analysis, policy.team, published.inline, threads, addressed
+            ledger, gitlab, info, diff, analysis, policy.team, published.inline, threads, resolving
         )
+    if observer is not None and done.new_override is not None:
+        observer.overridden(team, done.new_override)
     log.info(
-        "reviewed %s!%s at %s%s: tier %s, %d inline in %d new threads, %d in summary, "
+        "reviewed %s!%s at %s%s: tier %s, verdict %s%s, %d inline in %d new threads, %d in summary, "
         "%d already posted, %d files not reviewed, %d answers reused, %d tokens, $%.4f",
         info.project_path,
         info.iid,
         head[:12],
         f" (changes since {scope.since[:12]})" if scope.since else "",
         tier,
+        done.verdicts.verdict.value,
+        " (overridden)" if done.verdicts.overridden else "",
         len(published.inline),
         published.threads,
         len(published.in_summary),
@@ -260,13 +279,56 @@ def _review(
         len(listed),
         len(published.already_posted),
         analysis.usage,
-        summary.text,
+        done.summary,
         unreviewed=analysis.failed_paths,
         reused=analysis.reused,
         findings=tuple((f.aspect, "inline") for f in published.inline)
         + tuple((f.aspect, "summary") for f, _ in published.in_summary),
         off_diff=analysis.off_diff,
+        verdict=done.verdicts.verdict.value,
+        overridden=done.verdicts.overridden,
+        approval=done.approval.action if done.approval else "",
     )
+
+
+def _dry_run(
+    analysis: Analysis,
+    base: SummaryInput,
+    carried: list[tuple[Finding, str]],
+    policy: TeamPolicy,
+    head: str,
+) -> ReviewOutcome:
+    """What a review would post, without GitLab's threads: the verdict weighs this review's findings."""
+    inline = [f for f, p in analysis.placed if isinstance(p, Inline)]
+    listed = [(f, p.reason) for f, p in analysis.placed if isinstance(p, InSummary)] + carried
+    stand = [Standing(f.fingerprint, f.aspect, f.severity) for f in [*inline, *(f for f, _ in listed)]]
+    verdicts = judge(stand, policy.blocks, complete=analysis.complete)
+    summary = markdown.summary(replace(base, inline=inline, in_summary=listed, verdicts=verdicts))
+    comments = render_report(inline, "text", tier=analysis.plan.tier, usage=analysis.usage)
+    shown = f"Inline comments it would post:\n{comments}\n\nThe summary note it would post:\n{summary.text}"
+    return ReviewOutcome(
+        "dry-run",
+        "",
+        head,
+        analysis.plan.tier.value,
+        len(inline),
+        len(listed),
+        0,
+        analysis.usage,
+        shown,
+        off_diff=analysis.off_diff,
+        verdict=verdicts.verdict.value,
+    )
+
+
+def _override_label_matters(
+    policy: TeamPolicy, info: MergeRequestInfo, state: PublishState, reviewed: str | None
+) -> bool:
+    """A label change re-reviews only when the override label came or went on an MR whose last
+    verdict requested changes."""
+    if reviewed is None or state.verdict != "changes requested":
+        return False
+    return (policy.override_label in info.labels) != state.overridden
 
 
 def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: str) -> list[FileDiff] | None:
@@ -279,29 +341,6 @@ def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: s
             "reviewing all of %s!%s: cannot compare with %s: %s", info.project_path, info.iid, since[:12], exc
         )
         return None
-
-
-def _still_present(
-    files: Sequence[FileDiff], threads: Sequence[BotThread]
-) -> Callable[[str, Side, str], bool]:
-    """Whether a line with a given code hash is still in the diff, on a side of a file. A file
-    whose text is withheld counts as unchanged: nothing is resolved on a guess."""
-    masker = scan_secrets(files).masker  # threads hashed their lines masked
-    wanted = {t.path for t in threads if not t.resolved}
-    by_path = {f.path: f for f in files if f.path in wanted} | {
-        f.old_path: f for f in files if f.old_path in wanted
-    }
-    hashes: dict[tuple[str, Side], set[str]] = {}
-    unknown: set[str] = set()
-    for path, file in by_path.items():
-        if not file.hunks:
-            unknown.add(path)
-        for hunk in file.hunks:
-            for line in hunk.lines:
-                for side, number in ((Side.NEW, line.new_no), (Side.OLD, line.old_no)):
-                    if number is not None:
-                        hashes.setdefault((path, side), set()).add(code_hash(masker(line.text)))
-    return lambda path, side, anchor: path in unknown or anchor in hashes.get((path, side), set())
 
 
 def _carried_over(
@@ -324,76 +363,28 @@ def _carried_over(
     ]
 
 
-def team_policy(
-    engine: Engine,
-    gitlab: GitLabClient,
-    info: MergeRequestInfo,
-    refs: DiffRefs,
-    *,
-    catalog: ServiceCatalog | None = None,
-    ledger: Ledger | None = None,
-) -> tuple[TeamPolicy, ServiceContext | None]:
-    """The policy a review of this MR follows: the owner team's file, the repository's
-    ``.ai-review.yaml`` (both read at the target branch) and the rules remembered for it."""
-    service = _service(catalog, gitlab, info, refs)
-    policy = engine.prompts.policy(service.owner if service else None, _repo_overrides(gitlab, info, refs))
-    if ledger is not None:
-        policy = replace(policy, rules=ledger.rules(info.project_id))
-    return policy, service
-
-
-def _service(
-    catalog: ServiceCatalog | None, gitlab: GitLabClient, info: MergeRequestInfo, refs: DiffRefs
-) -> ServiceContext | None:
-    """What the catalog knows of the repository; its catalog-info.yaml is read from the target
-    branch, like every setting an MR must not be able to change about its own review."""
-    if catalog is None:
-        return None
-    return catalog.context(
-        info.project_path, lambda path: gitlab.read_file(info.project_id, path, refs.start_sha)
-    )
-
-
-def _repo_overrides(gitlab: GitLabClient, info: MergeRequestInfo, refs: DiffRefs) -> Mapping[str, Any]:
-    """The repository's ``.ai-review.yaml`` as the target branch has it: an MR cannot rewrite the
-    rules of its own review. An invalid file is reported, not fatal."""
-    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, refs.start_sha)
-    if not text:
-        return {}
-    try:
-        return parse_overrides(text, source=REPO_CONFIG_FILE)
-    except ConfigError as exc:
-        log.warning("ignoring %s of %s: %s", REPO_CONFIG_FILE, info.project_path, exc)
-        return {}
-
-
-def _summary(
-    analysis: Analysis,
-    diff: MergeRequestDiff,
-    in_summary: Sequence[tuple[Finding, str]],
-    inline: Sequence[Finding],
-    already_posted: int,
-    scope: Scope,
-    resolved: int = 0,
-) -> Markdown:
-    return markdown.summary(
-        SummaryInput(
-            head_sha=diff.refs.head_sha,
-            plan=analysis.plan,
-            inline=list(inline),
-            in_summary=list(in_summary),
-            already_posted=already_posted,
-            over_cap=analysis.over_cap,
-            failures=analysis.failures,
-            usage=analysis.usage,
-            prompt_versions=analysis.prompt_versions,
-            aspects=analysis.aspects,
-            model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
-            since=scope.since,
-            resolved=resolved,
-            retried=scope.retried,
-            unreviewed=analysis.failed_paths,
-            off_diff=analysis.off_diff,
-            mask=analysis.masker,
-        )
+def _summary_input(
+    analysis: Analysis, diff: MergeRequestDiff, scope: Scope, policy: TeamPolicy
+) -> SummaryInput:
+    """What the summary says of this analysis; the publishing step adds what it wrote."""
+    return SummaryInput(
+        head_sha=diff.refs.head_sha,
+        plan=analysis.plan,
+        inline=[],
+        in_summary=[],
+        already_posted=0,
+        over_cap=analysis.over_cap,
+        failures=analysis.failures,
+        usage=analysis.usage,
+        prompt_versions=analysis.prompt_versions,
+        aspects=analysis.aspects,
+        model_configured=analysis.model_calls > 0 or bool(analysis.aspects),
+        since=scope.since,
+        retried=scope.retried,
+        unreviewed=analysis.failed_paths,
+        off_diff=analysis.off_diff,
+        mask=analysis.masker,
+        files=diff.files,
+        problems=policy.problems,
+        rebased=scope.rebased,
     )

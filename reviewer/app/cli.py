@@ -1,17 +1,23 @@
-"""The ``reviewer`` command: serve | worker | review | doctor | mcp | prompts | eval | stats | feedback."""
+"""The ``reviewer`` command: serve | worker | review | doctor | mcp | prompts | eval | stats | feedback.
+
+The queue (Celery) is given to ``main`` by the console script (workers.main), so that nothing
+under reviewer/ imports workers: ``serve`` and ``worker`` use it through QueueRuntime.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reviewer.app import redaction
-from reviewer.app.config import Settings, load_settings
+from reviewer.app.cli_prompts import add_prompt_commands
+from reviewer.app.config import Settings, load_intake_settings, load_settings
 from reviewer.errors import ReviewerError
 
 log = logging.getLogger("reviewer")
@@ -19,11 +25,36 @@ log = logging.getLogger("reviewer")
 FORMATS = ("text", "json", "codequality", "sarif")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class RunningQueue(Protocol):
+    app: Any  # the ASGI webhook intake
+    embedded: bool  # Redis and a worker run inside this process
+
+    def close(self) -> None: ...
+
+
+class QueueRuntime(Protocol):
+    def start(self, settings: Settings, *, problem: str | None = None) -> RunningQueue:
+        """The intake on the queue (+ embedded Redis and worker); the worker reports ``problem``."""
+        ...
+
+    def run_worker(
+        self, settings: Settings, *, concurrency: int, pool: str, name: str, beat: bool
+    ) -> int: ...
+
+    def worker_alive(self, settings: Settings, *, name: str, timeout: float) -> bool: ...
+
+
+def main(argv: Sequence[str] | None = None, *, runtime: Callable[[], QueueRuntime] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.runtime = runtime
     try:
-        settings = load_settings()
+        # The intake (and a worker's health check) must run while a setting only reviews use is
+        # invalid: the worker reports it on every review, `reviewer doctor` names it.
+        if getattr(args, "tolerant", False) or getattr(args, "check", False):
+            settings, args.problem = load_intake_settings()
+        else:
+            settings, args.problem = load_settings(), None
         redaction.install(settings.secret_values())
         _logging(settings.log_level)
         return int(args.run(args, settings) or 0)
@@ -46,11 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-demo", action="store_true", help="skip the first-run review of the local repository"
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=_serve, tolerant=True)
 
     worker = sub.add_parser("worker", help="a Celery worker (same as `celery -A workers worker`)")
     worker.add_argument("--concurrency", type=int, default=4)
     worker.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo"])
+    worker.add_argument("--name", default="reviewer@%h", help="the node name (%%h: this host's name)")
+    worker.add_argument("--beat", action="store_true", help="also schedule the catch-up sweep (one worker)")
+    worker.add_argument(
+        "--check", action="store_true", help="exit 0 when the worker NAME on this host answers a ping"
+    )
+    worker.add_argument("--timeout", type=float, default=5.0, help="how long --check waits for the answer")
     worker.set_defaults(run=_worker)
 
     review = sub.add_parser("review", help="review one MR now, or a local diff")
@@ -72,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     review.set_defaults(run=_review)
 
     doctor = sub.add_parser("doctor", help="check every setting and connection, say what is wrong")
+    doctor.add_argument(
+        "--repo-config",
+        metavar="FILE",
+        help="also check a repository's .ai-review.yaml (unknown keys, bad values)",
+    )
     doctor.set_defaults(run=_doctor)
 
     mcp = sub.add_parser("mcp", help="an MCP server for coding agents: review a change before pushing it")
@@ -80,38 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--port", type=int, default=8765)
     mcp.set_defaults(run=_mcp)
 
-    prompts = sub.add_parser("prompts", help="show or check the prompts a team's reviews use")
-    prompts.add_argument("action", choices=["show", "check"])
-    prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
-    prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
-    prompts.add_argument("--repo-config", metavar="FILE", help="a repository's .ai-review.yaml to apply too")
-    prompts.add_argument(
-        "--project", type=int, metavar="ID", help="apply the rules remembered for this project (its id)"
-    )
-    prompts.set_defaults(run=_prompts)
-
-    stats = sub.add_parser("stats", help="acceptance of the bot's findings: acted on or approved, dismissed")
-    stats.add_argument("--team", help="one team, e.g. payments or group:default/payments")
-    stats.add_argument("--since", metavar="DATE", help="findings posted on or after this date (2026-05-01)")
-    stats.set_defaults(run=_stats)
-
-    feedback = sub.add_parser("feedback", help="what reviewers did with findings, as `reviewer eval` cases")
-    feedback.add_argument("action", choices=["export"])
-    feedback.add_argument("folder", type=Path, help="where to write NAME.diff + NAME.expected.yaml")
-    feedback.add_argument("--team", help="one team's findings only")
-    feedback.add_argument("--since", metavar="DATE", help="findings posted on or after this date")
-    feedback.set_defaults(run=_feedback)
-
-    evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
-    evaluate.add_argument("cases", type=Path, help="a folder of NAME.diff + NAME.expected.yaml cases")
-    evaluate.add_argument("--team", help="review as this team (its prompt overrides and thresholds)")
-    evaluate.add_argument(
-        "--compare-prompts", type=Path, metavar="DIR", help="also score this prompts folder"
-    )
-    evaluate.add_argument("--tolerance", type=int, default=3, help="lines a finding may be off by")
-    evaluate.add_argument("--min-precision", type=float, default=0.0, help="exit 1 below this precision")
-    evaluate.add_argument("--min-recall", type=float, default=0.0, help="exit 1 below this recall")
-    evaluate.set_defaults(run=_eval)
+    add_prompt_commands(sub)  # prompts, stats, feedback, eval: reviewer.app.cli_prompts
     return parser
 
 
@@ -199,37 +210,50 @@ def _emit(text: str, output: str | None) -> None:
 # -- serve and worker ------------------------------------------------------------------------
 
 
+def _runtime(args: argparse.Namespace) -> QueueRuntime:
+    if args.runtime is None:
+        raise ReviewerError("this entry point has no queue: run the `reviewer` command (workers.main)")
+    runtime: QueueRuntime = args.runtime()
+    return runtime
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from workers.runtime import start_runtime
-
     host = args.host or settings.host
     port = args.port or settings.port
-    runtime = start_runtime(settings)
+    settings = settings.model_copy(update={"host": host, "port": port})  # the pages check the bind
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again: exit through `finally`,
+    # so that the embedded Redis and worker are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    running = _runtime(args).start(settings, problem=args.problem)
     try:
-        print(_welcome(settings, runtime.embedded, host, port), flush=True)
-        if not args.no_demo and not settings.gitlab_configured:
+        print(_welcome(settings, running.embedded, host, port), flush=True)
+        if args.problem:
+            print(f"reviewer: reviews will fail until this is fixed: {args.problem}", flush=True)
+        elif not args.no_demo and not settings.gitlab_configured:
             # First contact: with no GitLab to serve yet, show the engine at work on a local change.
-            threading.Thread(target=_demo_review, args=(runtime.engine,), daemon=True).start()
-        uvicorn.run(runtime.app, host=host, port=port, log_level="warning", access_log=False)
+            threading.Thread(target=_demo_review, args=(settings,), daemon=True).start()
+        uvicorn.run(running.app, host=host, port=port, log_level="warning", access_log=False)
     finally:
-        runtime.close()
+        running.close()
     return 0
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from workers import app
-
-    if not settings.redis_url:
-        raise ReviewerError(
-            "`reviewer worker` needs REVIEWER_REDIS_URL: the broker `reviewer serve` enqueues to"
-        )
-    app.worker_main(["worker", f"--concurrency={args.concurrency}", f"--pool={args.pool}", "--loglevel=INFO"])
-    return 0
+    runtime = _runtime(args)
+    if args.check:
+        alive = runtime.worker_alive(settings, name=args.name, timeout=args.timeout)
+        print(f"worker {args.name}: {'answers' if alive else 'does not answer'}")
+        return 0 if alive else 1
+    return runtime.run_worker(
+        settings, concurrency=args.concurrency, pool=args.pool, name=args.name, beat=args.beat
+    )
 
 
 def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
+    from reviewer.app.access import pages_enabled
+
     def state(ok: bool, yes: str, no: str) -> str:
         return f"  [{'x' if ok else ' '}] {yes if ok else no}"
 
@@ -256,6 +280,12 @@ def _welcome(settings: Settings, embedded: bool, host: str, port: int) -> str:
             "Model gateway: not set, deterministic checks only "
             "(set REVIEWER_LLM_BASE_URL, REVIEWER_LLM_API_KEY, REVIEWER_LLM_MODEL)",
         ),
+        state(
+            pages_enabled(host, settings.ui_token.get_secret_value() if settings.ui_token else None),
+            f"Pages: http://{host}:{port}/ui/"
+            + (" (open once with ?token=REVIEWER_UI_TOKEN)" if settings.ui_token else " (this machine only)"),
+            "Pages: off beyond loopback (set REVIEWER_UI_TOKEN to open /ui/ to token holders)",
+        ),
         "  `reviewer doctor` checks each setting and connection; "
         "`reviewer review --git HEAD~1..HEAD` reviews a local change.",
     ]
@@ -272,8 +302,9 @@ def _redact(url: str) -> str:
     return url
 
 
-def _demo_review(engine: Any) -> None:
+def _demo_review(settings: Settings) -> None:
     """First contact: review the last commit of the repository at hand, so a newcomer sees work."""
+    from reviewer.app.services import build_engine
     from reviewer.review.local import review_local_diff
 
     try:
@@ -282,88 +313,11 @@ def _demo_review(engine: Any) -> None:
         print(f"reviewer: no local change to review ({exc})", flush=True)
         return
     try:
-        report, _ = review_local_diff(engine, text, fmt="text", title="last commit")
+        report, _ = review_local_diff(build_engine(settings), text, fmt="text", title="last commit")
     except ReviewerError as exc:
         print(f"reviewer: the first-run review failed: {exc}", flush=True)
         return
     print(f"reviewer: review of the last commit (git diff HEAD~1..HEAD):\n{report}", flush=True)
-
-
-# -- prompts and eval ------------------------------------------------------------------------
-
-
-def _prompts(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import thresholds
-    from reviewer.review.prompts import PromptStore, describe_prompts, parse_overrides
-
-    store = PromptStore(settings.prompts_dir, defaults=thresholds(settings))
-    if args.action == "check":
-        teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
-        for team in [None, *teams]:
-            policy = store.policy(team)
-            for aspect in ("security", "style", "security+style"):
-                store.render(aspect, policy, diff="", title="check")
-            version = store.version("security+style", policy)
-            print(f"ok   {team or '(default)'}: aspects {', '.join(policy.aspects)}, version {version}")
-        return 0
-    overrides = None
-    if args.repo_config:
-        overrides = parse_overrides(
-            Path(args.repo_config).read_text(encoding="utf-8"), source=args.repo_config
-        )
-    policy = store.policy(args.team, overrides)
-    if args.project is not None:
-        policy = _with_remembered_rules(policy, args.project, settings)
-    print(describe_prompts(store, policy, args.aspect))
-    return 0
-
-
-# -- stats and feedback ----------------------------------------------------------------------
-
-
-def _with_remembered_rules(policy: Any, project_id: int, settings: Settings) -> Any:
-    from dataclasses import replace
-
-    from reviewer.app.feedback_report import remembered_rules
-
-    return replace(policy, rules=remembered_rules(settings, project_id))
-
-
-def _stats(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.feedback_report import judged, stats_table
-
-    print(stats_table(judged(settings, team=args.team, since=args.since)))
-    return 0
-
-
-def _feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.feedback_report import export_cases, judged
-
-    written = export_cases(judged(settings, team=args.team, since=args.since), args.folder)
-    accepted, dismissed = written["accepted"], written["dismissed"]
-    print(f"{accepted} accepted, {dismissed} dismissed findings as eval cases in {args.folder}")
-    return 0
-
-
-def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.services import build_engine
-    from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
-
-    if not settings.llm_configured:
-        print("reviewer: no gateway configured: only the deterministic checks are measured", file=sys.stderr)
-    cases = load_cases(args.cases)
-    runs = [("", settings)]
-    if args.compare_prompts:
-        runs.append(
-            (str(args.compare_prompts), settings.model_copy(update={"prompts_dir": args.compare_prompts}))
-        )
-    failed = False
-    for label, run_settings in runs:
-        engine = build_engine(run_settings)
-        result = evaluate(engine, cases, engine.prompts.policy(args.team), tolerance=args.tolerance)
-        print(render_evaluation(result, label or str(run_settings.prompts_dir)))
-        failed |= result.total.precision < args.min_precision or result.total.recall < args.min_recall
-    return 1 if failed else 0
 
 
 # -- mcp -------------------------------------------------------------------------------------
@@ -381,11 +335,7 @@ def _mcp(args: argparse.Namespace, settings: Settings) -> int:
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
     from reviewer.app.doctor import run_checks
 
-    results = run_checks(settings)
+    results = run_checks(settings, repo_config=Path(args.repo_config) if args.repo_config else None)
     for result in results:
         print(f"{result.label:4} {result.name}: {result.detail}")
     return 0 if all(r.ok or not r.required for r in results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

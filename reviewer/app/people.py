@@ -22,7 +22,7 @@ from reviewer.gitlab.markdown.replies import reply
 from reviewer.gitlab.markers import answers, fingerprints_in
 from reviewer.gitlab.members import LEVEL_NAMES
 from reviewer.gitlab.threads import Thread, ThreadNote
-from reviewer.pipeline import team_policy
+from reviewer.policy import team_policy
 from reviewer.review.engine import Engine
 from reviewer.review.feedback import FeedbackEvent, Signal
 from reviewer.review.prompts import TeamPolicy

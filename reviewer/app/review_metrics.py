@@ -5,13 +5,18 @@ metrics library."""
 from __future__ import annotations
 
 from reviewer.app import metrics
+from reviewer.gitlab.client import MergeRequestInfo
 from reviewer.pipeline import ReviewOutcome
 from reviewer.review.engine import Analysis
+from reviewer.review.verdict import Override
 
 _COUNTED = ("reviewed", "partial", "superseded")
 
 
 class PrometheusObserver:
+    def opened(self, info: MergeRequestInfo) -> None:
+        """Nothing to count until the review has run."""
+
     def analysed(self, team: str, analysis: Analysis) -> None:
         """Tokens and cost of the model calls this run made (stored answers reused cost nothing)."""
         spent = analysis.spent
@@ -20,6 +25,10 @@ class PrometheusObserver:
         metrics.TOKENS.labels(kind="completion", team=team).inc(spent.completion_tokens)
         metrics.COST.labels(team=team).inc(spent.cost)
         metrics.REVIEW_SECONDS.observe(analysis.seconds)
+
+    def overridden(self, team: str, override: Override) -> None:
+        """A break-glass override of the bot's blocking verdict, counted once per MR."""
+        metrics.OVERRIDES.labels(team=team).inc()
 
     def finished(self, outcome: ReviewOutcome) -> None:
         if outcome.status in _COUNTED:

@@ -40,9 +40,11 @@ def build_llm(settings: Settings) -> LLMClient | None:
         api_key=api_key,
         timeout=settings.llm_timeout,
         max_attempts=settings.llm_max_attempts,
+        backoff_initial=settings.llm_backoff,
         gateway_token=settings.aig_token.get_secret_value() if settings.aig_token else None,
         cache_ttl=settings.aig_cache_ttl,
         structured=settings.llm_structured,
+        max_tokens=settings.llm_max_tokens,
         prices=settings.llm_prices,
     )
     return LLMClient(config)

@@ -1,7 +1,9 @@
 """What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
-or in part), the model's answers per head, and the ``/ai-review`` cooldown. The ledger implements
-``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on; what people told the bot
-and the feedback on its findings it keeps through ``conversation_state`` and ``feedback``."""
+or in part), the model's answers per head, the ``/ai-review`` cooldown, and how each MR's reviews
+are published (draft notes unavailable, approval refused, the last verdict, an override). The
+ledger implements ``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on; what
+people told the bot and the feedback on its findings it keeps through ``conversation_state`` and
+``feedback``."""
 
 from __future__ import annotations
 
@@ -9,15 +11,15 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import redis
 
+from reviewer.app import redis_url as redis_urls
 from reviewer.app.conversation_state import ConversationState
 from reviewer.app.feedback import FeedbackStore
 from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
-from reviewer.review.memory import Unfinished
+from reviewer.review.memory import PublishState, Unfinished
 
 
 @contextmanager
@@ -39,12 +41,8 @@ def opened(redis_url: str | None, state_dir: Path) -> Iterator[redis.Redis]:
 
 
 def connect(url: str) -> redis.Redis:
-    """A Redis client for a URL in either spelling: redis-py's (``redis://``, ``rediss://``,
-    ``unix://``) or Celery's for a unix socket (``redis+socket://``, ``socket://``)."""
-    for prefix in ("redis+socket://", "socket://"):
-        if url.startswith(prefix):
-            url = "unix://" + url.removeprefix(prefix)
-    return redis.Redis.from_url(url)
+    """A Redis client for REVIEWER_REDIS_URL in any spelling it accepts (reviewer.app.redis_url)."""
+    return redis_urls.connect(url)
 
 
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
@@ -164,9 +162,17 @@ class ReviewLedger:
         """Where the model's answers for this head are kept (see ``reviewer.review.memory``)."""
         return RedisAnswerStore(self._redis, f"reviewer:answers:{project_id}:{iid}:{head_sha}")
 
-    def lock(self, project_id: int | str, iid: int, *, seconds: int) -> Any:
-        """One review of an MR at a time: two at once would each post what the other has not yet."""
-        return self._redis.lock(f"reviewer:lock:{project_id}:{iid}", timeout=seconds)
+    def publish_state(self, project_id: int | str, iid: int) -> PublishState:
+        """How the MR's reviews are published (``reviewer.review.memory.PublishState``)."""
+        raw = self._redis.get(self._key(project_id, iid) + ":publish")
+        try:
+            return PublishState.from_record(json.loads(raw)) if raw else PublishState()
+        except (ValueError, KeyError, TypeError):
+            return PublishState()  # written by another version: the next review writes it anew
+
+    def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None:
+        record = json.dumps(state.as_record()).encode()
+        self._redis.set(self._key(project_id, iid) + ":publish", record, ex=REVIEW_TTL_SECONDS)
 
     # people in the loop (reviewer.review.memory.Ledger)
 

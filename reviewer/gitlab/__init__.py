@@ -1,5 +1,6 @@
 """Everything written to or read from GitLab: the python-gitlab client, the one markdown renderer,
-publishing findings and the summary, and follow-up increments.
+publishing a review (what to write, one batch of drafts, the verdict's overrides, the approval, the
+summary), and follow-up increments.
 
 Rule: only this package imports python-gitlab, and its errors leave it as the project's own
 (``reviewer.errors``); only ``markdown`` makes the text written to GitLab (the client's write methods
@@ -17,10 +18,18 @@ if TYPE_CHECKING:
     from reviewer.gitlab.markdown import Markdown
     from reviewer.gitlab.markers import answers, fingerprints_in, without_markers
     from reviewer.gitlab.members import DEVELOPER, LEVEL_NAMES, MAINTAINER
-    from reviewer.gitlab.publish import decide_publication, publish_inline, resolve_addressed
+    from reviewer.gitlab.publish import (
+        addressed,
+        decide_publication,
+        publish_inline,
+        resolve_addressed,
+        still_present,
+    )
     from reviewer.gitlab.reactions import THUMBS_DOWN, THUMBS_UP
+    from reviewer.gitlab.submit import submit_review
     from reviewer.gitlab.summary import SummaryInput
     from reviewer.gitlab.threads import Thread, ThreadNote
+    from reviewer.gitlab.versions import version_files
 
 __all__ = [
     "DEVELOPER",
@@ -36,6 +45,7 @@ __all__ = [
     "SummaryInput",
     "Thread",
     "ThreadNote",
+    "addressed",
     "answers",
     "decide_publication",
     "fingerprints_in",
@@ -44,6 +54,9 @@ __all__ = [
     "record_feedback",
     "resolve_addressed",
     "review_scope",
+    "still_present",
+    "submit_review",
+    "version_files",
     "without_markers",
 ]
 
@@ -56,9 +69,17 @@ __getattr__ = lazy_exports(
         "markdown": ("Markdown",),
         "markers": ("answers", "fingerprints_in", "without_markers"),
         "members": ("DEVELOPER", "LEVEL_NAMES", "MAINTAINER"),
-        "publish": ("decide_publication", "publish_inline", "resolve_addressed"),
+        "publish": (
+            "addressed",
+            "decide_publication",
+            "publish_inline",
+            "resolve_addressed",
+            "still_present",
+        ),
         "reactions": ("THUMBS_DOWN", "THUMBS_UP"),
+        "submit": ("submit_review",),
         "summary": ("SummaryInput",),
         "threads": ("Thread", "ThreadNote"),
+        "versions": ("version_files",),
     },
 )

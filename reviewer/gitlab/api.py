@@ -42,6 +42,7 @@ class BotThread:
     resolution_explained: bool = False  # the bot already replied why it resolves it
     resolved_by: int | None = None  # who resolved it (a person, or the bot when its line changed)
     suggestion: tuple[str, str] | None = None  # (fingerprint, code) of the suggestion its first note offers
+    graded: tuple[tuple[str, str, str], ...] = ()  # (fingerprint, aspect, severity) where the marker says
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> 
         resolution_explained=any(RESOLVED_MARKER in body for body in bodies),
         resolved_by=(first.get("resolved_by") or {}).get("id") if first.get("resolved") else None,
         suggestion=suggested_code(bodies[0]),
+        graded=tuple(dict.fromkeys((m.group(1), m.group(4), m.group(3)) for m in markers if m.group(4))),
     )
 
 

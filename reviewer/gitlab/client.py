@@ -33,12 +33,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
 
+from reviewer import deadline
 from reviewer.diff.parsing import (
     DiffParseError,
     DiffRefs,
@@ -86,6 +89,18 @@ class MergeRequestInfo:
     target_branch: str
     head_sha: str | None
     web_url: str
+    labels: tuple[str, ...] = ()
+
+
+class _DeadlineSession(requests.Session):
+    """Every request (python-gitlab's retries included) checks the review's deadline first and
+    waits no longer than what is left of it."""
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        deadline.check(f"call GitLab ({method} {urlsplit(str(url)).path})")
+        if isinstance(kwargs.get("timeout"), int | float):
+            kwargs["timeout"] = deadline.clamp(float(kwargs["timeout"]))
+        return super().request(method, url, *args, **kwargs)
 
 
 class GitLabClient:
@@ -102,7 +117,12 @@ class GitLabClient:
         diff_refs_attempts: int = 6,
     ) -> None:
         self._gl = gitlab.Gitlab(
-            url, private_token=token, timeout=timeout, retry_transient_errors=True, per_page=100
+            url,
+            private_token=token,
+            timeout=timeout,
+            retry_transient_errors=True,
+            per_page=100,
+            session=_DeadlineSession(),
         )
         self._retries = max_retries
         self._diff_refs_wait = diff_refs_wait
@@ -272,6 +292,21 @@ class GitLabClient:
         found = (bot_thread(str(d.id), d.attributes.get("notes") or [], bot) for d in listing)
         return [thread for thread in found if thread is not None]
 
+    def open_merge_requests(
+        self, project: int | str, *, updated_after: datetime | None = None
+    ) -> Iterator[MergeRequestInfo]:
+        """The project's open MRs (``head_sha`` is the list's ``sha``), fetched page by page;
+        python-gitlab waits out a 429's Retry-After."""
+        proj = self._gl.projects.get(project, lazy=True)
+        params: dict[str, Any] = {"state": "opened", "order_by": "updated_at", "sort": "desc"}
+        if updated_after is not None:
+            params["updated_after"] = updated_after.isoformat()
+        listing = self._iterate(
+            f"list the open merge requests of {project}", lambda **kw: proj.mergerequests.list(**params, **kw)
+        )
+        for mr in listing:
+            yield self._info(mr)
+
     # -- writing -----------------------------------------------------------------------------
 
     def create_thread(self, project: int | str, iid: int, body: Markdown, position: Position | None) -> str:
@@ -350,6 +385,10 @@ class GitLabClient:
         )
         return int(created)
 
+    def has_summary(self, project: int | str, iid: int) -> bool:
+        """Whether the bot's summary note is on the MR."""
+        return self._summary_note(project, iid) is not None
+
     def _summary_note(self, project: int | str, iid: int) -> Any | None:
         bot = self.bot_user_id()
         mr = self._mr(project, iid, lazy=True)
@@ -401,6 +440,32 @@ class GitLabClient:
             return found
         raise TransientError(f"could not {what}: {reason}, and it is not there; a later retry sends it")
 
+    # -- plumbing shared with the sibling modules (drafts, approvals, members, versions) -------
+
+    @property
+    def retries(self) -> int:
+        """``max_retries`` for python-gitlab calls (transient errors of reads and edits)."""
+        return self._retries
+
+    def mr_resource(self, project: int | str, iid: int) -> Any:
+        """python-gitlab's lazy merge request object (no request made)."""
+        return self._mr(project, iid, lazy=True)
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one python-gitlab call; its errors leave as the project's own (see the module doc)."""
+        return self._call(what, fn)
+
+    def iterate(self, what: str, lister: Callable[..., Any]) -> Iterator[Any]:
+        return self._iterate(what, lister)
+
+    def create_once(self, what: str, send: Callable[[], Any], find: Callable[[], str | None]) -> str:
+        return self._create_once(what, send, find)
+
+    @property
+    def api(self) -> gitlab.Gitlab:
+        """python-gitlab's client, for the calls the sibling modules make through ``call``."""
+        return self._gl
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _mr(self, project: int | str, iid: int, *, lazy: bool = False) -> Any:
@@ -426,6 +491,7 @@ class GitLabClient:
             target_branch=a.get("target_branch") or "",
             head_sha=refs.get("head_sha") or a.get("sha"),
             web_url=web_url,
+            labels=tuple(str(label) for label in a.get("labels") or () if isinstance(label, str)),
         )
 
     def _iterate(self, what: str, lister: Callable[..., Any]) -> Iterator[Any]:

@@ -8,20 +8,31 @@ import re
 
 SUMMARY_MARKER = "<!-- ai-review summary -->"
 RESOLVED_MARKER = "<!-- ai-review resolved -->"  # in the bot's reply saying why it resolves a thread
-FINGERPRINT_MARKER = re.compile(r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))? -->")
+# groups: fingerprint, code hash, severity, aspect (the last three optional; older notes lack them)
+FINGERPRINT_MARKER = re.compile(
+    r"<!-- ai-review fp=([0-9a-f]{6,64})(?: code=([0-9a-f]{6,64}))?"
+    r"(?: sev=([a-z]{1,10}))?(?: aspect=([a-z][a-z0-9_-]{0,30}))? -->"
+)
 ANY_MARKER = re.compile(r"<!-- ai-review [^<>]*-->")
 # in the bot's answer to a person's note (a command, a question in a thread): which note it answers
 REPLY_MARKER = re.compile(r"<!-- ai-review re=([0-9]{1,19}) -->")
 _HEX = re.compile(r"[0-9a-f]{6,64}")
+_WORD = re.compile(r"[a-z]{1,10}")
+_ASPECT = re.compile(r"[a-z][a-z0-9_-]{0,30}")
 
 
-def fingerprint_marker(fingerprint: str, anchor: str = "") -> str | None:
-    """A finding's marker: its fingerprint and the hash of the line it is about; None for a
-    fingerprint that is not a hash (nothing but hex ever goes into a marker)."""
+def fingerprint_marker(
+    fingerprint: str, anchor: str = "", severity: str = "", aspect: str = ""
+) -> str | None:
+    """A finding's marker: its fingerprint, the hash of the line it is about, and its severity and
+    aspect (what the verdict of a later review weighs the open thread by); None for a fingerprint
+    that is not a hash (nothing but hex and known words ever goes into a marker)."""
     if not _HEX.fullmatch(fingerprint):
         return None
     code = f" code={anchor}" if _HEX.fullmatch(anchor) else ""
-    return f"<!-- ai-review fp={fingerprint}{code} -->"
+    grade = f" sev={severity}" if _WORD.fullmatch(severity) else ""
+    grade += f" aspect={aspect}" if grade and _ASPECT.fullmatch(aspect) else ""
+    return f"<!-- ai-review fp={fingerprint}{code}{grade} -->"
 
 
 def reply_marker(note_id: int) -> str:

@@ -1,6 +1,7 @@
 """Posting a review's findings to GitLab: one thread per line (each finding on it listed), the rest kept
-for the summary, and resolving the bot's threads whose line changed. Every body comes from
-``reviewer.gitlab.markdown``."""
+for the summary, resolving the bot's threads whose line changed, and which findings stand open on
+the MR for the verdict. Every body comes from ``reviewer.gitlab.markdown``; ``reviewer.gitlab.batch``
+publishes what is decided here as one review."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reviewer.diff.parsing import FileDiff
 from reviewer.diff.positions import Inline, InSummary, Placement, Position
 from reviewer.errors import PositionRejected
 from reviewer.gitlab import markdown
 from reviewer.gitlab.api import BotThread
 from reviewer.gitlab.markdown import Markdown
-from reviewer.review.findings import Finding, Side
+from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.findings import Finding, Severity, Side, code_hash
+from reviewer.review.verdict import Standing
 
 log = logging.getLogger(__name__)
+
+_SEVERITIES = {s.value for s in Severity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,21 @@ class ThreadResolver(Protocol):
     ) -> None: ...
 
 
+def addressed(threads: Sequence[BotThread], present: Callable[[str, Side, str], bool]) -> list[BotThread]:
+    """The bot's open threads whose lines are all gone from the diff: the code they were about
+    changed. ``present(path, side, anchor)`` says whether a line with that code hash is still in
+    the merge request's diff. A thread someone resolved is left alone; one whose line is still
+    there stays open, whether or not this review raised it again."""
+    gone = []
+    for thread in threads:
+        if thread.resolved or not thread.anchors or thread.path is None:
+            continue
+        path = thread.path
+        if not any(present(path, thread.side, anchor) for anchor in thread.anchors):
+            gone.append(thread)
+    return gone
+
+
 def resolve_addressed(
     resolver: ThreadResolver,
     project: int | str,
@@ -151,19 +172,74 @@ def resolve_addressed(
     threads: Sequence[BotThread],
     present: Callable[[str, Side, str], bool],
 ) -> list[BotThread]:
-    """Resolve the bot's open threads whose lines are all gone from the diff: the code they were
-    about changed. ``present(path, side, anchor)`` says whether a line with that code hash is
-    still in the merge request's diff. A thread someone resolved is left alone; one whose line is
-    still there stays open, whether or not this review raised it again. The reply saying why is
-    written once, even when resolving is retried."""
-    resolved = []
-    for thread in threads:
-        if thread.resolved or not thread.anchors or thread.path is None:
-            continue
-        path = thread.path
-        if any(present(path, thread.side, anchor) for anchor in thread.anchors):
-            continue
+    """Resolve the threads ``addressed`` finds, one by one. The reply saying why is written once,
+    even when resolving is retried."""
+    resolved = addressed(threads, present)
+    for thread in resolved:
         reply = None if thread.resolution_explained else markdown.resolved_reply()
         resolver.resolve_thread(project, iid, thread.discussion_id, reply)
-        resolved.append(thread)
     return resolved
+
+
+def standing(
+    threads: Sequence[BotThread],
+    resolving: Sequence[BotThread],
+    publication: Publication,
+    listed: Sequence[tuple[Finding, str]],
+) -> list[Standing]:
+    """The findings that stand open on the MR once this review is published: those of the bot's
+    open threads it does not resolve (weighed by their markers, or by this review's finding of
+    the same fingerprint), the new ones, and those the summary lists."""
+    closing = {t.discussion_id for t in resolving}
+    known = {f.fingerprint: f for f in publication.already_posted}
+    found: list[Standing] = []
+    for thread in threads:
+        if thread.resolved or thread.discussion_id in closing:
+            continue
+        graded = {fp: (aspect, severity) for fp, aspect, severity in thread.graded}
+        for fp in thread.fingerprints:
+            if fp in graded and graded[fp][1] in _SEVERITIES:
+                aspect, severity = graded[fp]
+                found.append(Standing(fp, aspect, Severity(severity), thread.note_id))
+            elif fp in known:
+                found.append(Standing(fp, known[fp].aspect, known[fp].severity, thread.note_id))
+    new = [f for t in publication.new_threads for f in t.findings]
+    new += [f for _, t in publication.replies for f in t.findings]
+    new += [f for f, _ in listed]
+    found += [Standing(f.fingerprint, f.aspect, f.severity) for f in new]
+    return found
+
+
+def still_present(
+    files: Sequence[FileDiff], threads: Sequence[BotThread]
+) -> Callable[[str, Side, str], bool]:
+    """Whether a line with a given code hash is still in the diff, on a side of a file. A file
+    whose text is withheld counts as unchanged: nothing is resolved on a guess."""
+    masker = scan_secrets(files).masker  # threads hashed their lines masked
+    wanted = {t.path for t in threads if not t.resolved}
+    by_path = {f.path: f for f in files if f.path in wanted} | {
+        f.old_path: f for f in files if f.old_path in wanted
+    }
+    hashes: dict[tuple[str, Side], set[str]] = {}
+    unknown: set[str] = set()
+    for path, file in by_path.items():
+        if not file.hunks:
+            unknown.add(path)
+        for hunk in file.hunks:
+            for line in hunk.lines:
+                for side, number in ((Side.NEW, line.new_no), (Side.OLD, line.old_no)):
+                    if number is not None:
+                        hashes.setdefault((path, side), set()).add(code_hash(masker(line.text)))
+    return lambda path, side, anchor: path in unknown or anchor in hashes.get((path, side), set())
+
+
+class SummaryWriter(Protocol):
+    def upsert_summary(self, project: int | str, iid: int, body: Markdown) -> int: ...
+
+
+def report_failure(
+    gitlab: SummaryWriter, project: int | str, iid: int, *, head_sha: str | None, what_failed: str
+) -> int:
+    """Say in the summary note (edited in place) that the review failed for good, what failed and
+    how to ask again."""
+    return gitlab.upsert_summary(project, iid, markdown.failed_review(head_sha, what_failed))

@@ -12,11 +12,12 @@ from reviewer._exports import lazy_exports
 if TYPE_CHECKING:
     from reviewer.model.answers import AnswerInvalid, AspectAnswer
     from reviewer.model.calls import Completion
-    from reviewer.model.client import GatewayConfig, LLMClient
+    from reviewer.model.client import AnswerCutOff, GatewayConfig, LLMClient
     from reviewer.model.structured import strict_schema
     from reviewer.model.usage import Price, Usage
 
 __all__ = [
+    "AnswerCutOff",
     "AnswerInvalid",
     "AspectAnswer",
     "Completion",
@@ -32,7 +33,7 @@ __getattr__ = lazy_exports(
     {
         "answers": ("AnswerInvalid", "AspectAnswer"),
         "calls": ("Completion",),
-        "client": ("GatewayConfig", "LLMClient"),
+        "client": ("AnswerCutOff", "GatewayConfig", "LLMClient"),
         "structured": ("strict_schema",),
         "usage": ("Price", "Usage"),
     },

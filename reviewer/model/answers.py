@@ -36,6 +36,20 @@ class AnswerInvalid(ModelOutputInvalid):
         self.usage = usage
 
 
+class AnswerCutOff(AnswerInvalid):
+    """The answer stopped at its length limit (``finish_reason: "length"``) before it was whole:
+    asking again about less (half the chunk) may fit, a repair request would not."""
+
+
+def cut_off(aspect: str, model: str, usage: Usage) -> AnswerCutOff:
+    return AnswerCutOff(
+        f"{aspect}: the answer from {model} was cut off at its length limit",
+        aspect=aspect,
+        model=model,
+        usage=usage,
+    )
+
+
 def validate(text: str, aspect: str) -> tuple[ParsedAnswer | None, str]:
     """The parsed answer, or None and why: not JSON, wrong shape, or no item valid."""
     try:

@@ -39,6 +39,7 @@ class Completion:
     usage: Usage
     cache_status: str | None  # cf-aig-cache-status: HIT, MISS, or None off the gateway
     log_id: str | None  # cf-aig-log-id
+    finish_reason: str | None = None  # "length": cut off at max_tokens (or the context's end)
 
 
 def read_completion(model: str, raw: Any, prices: Mapping[str, Price]) -> Completion:
@@ -54,17 +55,21 @@ def read_completion(model: str, raw: Any, prices: Mapping[str, Price]) -> Comple
     text = getattr(getattr(choices[0], "message", None), "content", None)
     if text is not None and not isinstance(text, str):
         raise AttemptFailed(model, "malformed body: content", status=raw.status_code, retryable=True)
+    finish_reason = getattr(choices[0], "finish_reason", None)
     return Completion(
         text=text or "",
         model=model,
         usage=usage_of(model, getattr(parsed, "usage", None), prices),
         cache_status=raw.headers.get("cf-aig-cache-status"),
         log_id=raw.headers.get("cf-aig-log-id"),
+        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
     )
 
 
 def usage_of(model: str, usage: object, prices: Mapping[str, Price]) -> Usage:
     """Tokens and cost of one answered call; a model without a price counts at 0 and is flagged."""
+    if usage is None:  # llama.cpp, vLLM and Ollama send it; some proxies leave it out or null
+        warn_once(("no usage", model), "llm model=%s reports no token usage: counted as 0 tokens", model)
     prompt = _count(getattr(usage, "prompt_tokens", 0))
     completion = _count(getattr(usage, "completion_tokens", 0))
     details = getattr(usage, "prompt_tokens_details", None)

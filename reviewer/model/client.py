@@ -13,6 +13,11 @@ Contracts this module follows:
 - Structured output (DESIGN.md, Contracts): ``reviewer.model.structured`` picks the
   ``response_format``; the answer is validated by ``reviewer.model.answers`` either way, with at
   most one repair request.
+- Self-hosted OpenAI-compatible servers (llama.cpp's llama-server, vLLM, Ollama): ``max_tokens``
+  (the one limit all three read; Ollama ignores ``max_completion_tokens``) when configured; an
+  answer cut off there (``finish_reason: "length"``) is not sent for repair, it raises AnswerCutOff;
+  a 400 saying the prompt is over the model's context (or a 413) is PromptTooLong, not retried.
+  ``usage`` may be missing or null: the call then counts zero tokens.
 
 Only this package imports ``openai``. Its exceptions become ours at this border
 (``reviewer.model.failures``):
@@ -20,7 +25,9 @@ Only this package imports ``openai``. Its exceptions become ours at this border
     TransientError      every model failed, at least one for a reason worth retrying later
                         (429, 408, 409, 5xx, timeout, connection error, malformed body, open breaker)
     GatewayRejected     every model refused the request for good (other 4xx): retrying won't help
+    PromptTooLong       (a GatewayRejected) every model said the prompt is over its context window
     AnswerInvalid       (a ModelOutputInvalid) the answer stayed invalid after one repair request
+    AnswerCutOff        (an AnswerInvalid) the answer was cut off at its length limit, unusable
 
 Logs carry model, status, attempt, duration and token counts; never prompts, answers or keys.
 """
@@ -37,9 +44,17 @@ from typing import Any, cast
 import openai
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from reviewer import deadline
 from reviewer.errors import ConfigError, GatewayRejected
 from reviewer.model.aig import MetadataValue, metadata_header, request_headers
-from reviewer.model.answers import AnswerInvalid, AspectAnswer, repair_messages, validate
+from reviewer.model.answers import (
+    AnswerCutOff,
+    AnswerInvalid,
+    AspectAnswer,
+    cut_off,
+    repair_messages,
+    validate,
+)
 from reviewer.model.breaker import CircuitBreaker
 from reviewer.model.calls import Completion, Message, Request, read_completion
 from reviewer.model.failures import AttemptFailed, ModelSkipped, Scrubber, give_up, translate
@@ -48,6 +63,7 @@ from reviewer.model.usage import Price, Usage
 from reviewer.review.findings import ANSWER_SCHEMA
 
 __all__ = [
+    "AnswerCutOff",
     "AnswerInvalid",
     "AspectAnswer",
     "CircuitBreaker",
@@ -79,6 +95,7 @@ class GatewayConfig:
     cache_ttl: int | None = None  # -> cf-aig-cache-ttl
     skip_cache: bool = False  # -> cf-aig-skip-cache
     structured: StructuredMode = "auto"
+    max_tokens: int | None = None  # the answer's limit; None leaves it to the server
     prices: Mapping[str, Price] = field(default_factory=dict)
     breaker_failures: int = 5
     breaker_cooldown: float = 60.0
@@ -187,11 +204,15 @@ class LLMClient:
         parsed, error = validate(first.text, aspect)
         if parsed is not None:
             return AspectAnswer(parsed.findings, parsed.rejected, first.usage, first.model, repaired=False)
+        if first.finish_reason == "length":
+            raise cut_off(aspect, first.model, first.usage)
         log.info("llm answer invalid model=%s aspect=%s: asking once for a repair", first.model, aspect)
         repair_models = [first.model, *(m for m in models if m != first.model)]
         second = self._ask_findings(repair_messages(messages, first.text, error), repair_models, metadata)
         usage = first.usage + second.usage
         parsed, error = validate(second.text, aspect)
+        if parsed is None and second.finish_reason == "length":
+            raise cut_off(aspect, second.model, usage)
         if parsed is None:
             raise AnswerInvalid(
                 f"{aspect}: answer from {second.model} still invalid after one repair: {error}",
@@ -237,6 +258,7 @@ class LLMClient:
         return float(self._backoff(retry_state))
 
     def _attempt(self, model: str, attempt: int, request: Request) -> Completion:
+        deadline.check(f"ask {model}")
         if not self._breaker.allow(model):
             retry_in = self._breaker.retry_in(model)
             log.info("llm model=%s skipped: circuit open", model)
@@ -261,8 +283,10 @@ class LLMClient:
                 model=model,
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
-                max_tokens=request.max_tokens if request.max_tokens is not None else openai.omit,
+                # a request's own cap (a reply in a thread), else the configured one (self-hosted servers)
+                max_tokens=_first(request.max_tokens, self._config.max_tokens),
                 extra_headers=dict(request.headers),
+                timeout=deadline.clamp(self._config.timeout),
             )
         except openai.APIStatusError as exc:
             if self._structured.may_downgrade(response_format, exc):
@@ -307,3 +331,8 @@ class LLMClient:
             completion.cache_status,
             completion.log_id,
         )
+
+
+def _first(*limits: int | None) -> int | openai.Omit:
+    """The first limit given, or none at all (the server's own)."""
+    return next((limit for limit in limits if limit is not None), openai.omit)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import openai
 
-from reviewer.errors import GatewayRejected, ReviewerError, TransientError
+from reviewer.errors import GatewayRejected, PromptTooLong, ReviewerError, TransientError
 
 _DETAIL_MAX_CHARS = 200
 _TOKEN_LIKE = re.compile(r"(?i)\b(?:bearer\s+\S+|sk-[a-z0-9_\-]{8,})")
@@ -60,6 +60,24 @@ class Scrubber:
         return _TOKEN_LIKE.sub("***", text)[:_DETAIL_MAX_CHARS]
 
 
+class PromptTooLongAttempt(AttemptFailed):
+    """The model refused the prompt as longer than its context window."""
+
+
+# How llama-server, vLLM, Ollama and OpenAI say that a prompt is over the model's context window.
+_CONTEXT_WORDS = re.compile(
+    r"exceed_context_size|context_length_exceeded|maximum context length"
+    r"|exceeds? the (?:available )?context (?:size|length)",
+    re.IGNORECASE,
+)
+
+
+def _over_the_context(exc: openai.APIStatusError) -> bool:
+    if exc.status_code == 413:  # a body too large for the server or a proxy in front of it
+        return True
+    return exc.status_code == 400 and bool(_CONTEXT_WORDS.search(f"{exc.message} {exc.body}"))
+
+
 def translate(model: str, exc: openai.OpenAIError, scrub: Scrubber) -> AttemptFailed:
     """The openai SDK's error as one failed attempt of ``model``."""
     if isinstance(exc, openai.APITimeoutError):
@@ -70,6 +88,8 @@ def translate(model: str, exc: openai.OpenAIError, scrub: Scrubber) -> AttemptFa
         status = exc.status_code
         retryable = status in (408, 409, 429) or status >= 500
         detail = f"{status} {scrub(str(exc.message))}" if not retryable else str(status)
+        if _over_the_context(exc):
+            return PromptTooLongAttempt(model, detail, status=status, retryable=False)
         retry_after = retry_after_seconds(exc.response.headers)
         return AttemptFailed(model, detail, status=status, retryable=retryable, retry_after=retry_after)
     return AttemptFailed(model, f"{type(exc).__name__}: {scrub(str(exc))}", retryable=False)
@@ -78,6 +98,10 @@ def translate(model: str, exc: openai.OpenAIError, scrub: Scrubber) -> AttemptFa
 def give_up(failures: Sequence[AttemptFailed]) -> ReviewerError:
     """The error for a call that no model answered."""
     summary = "; ".join(f"{f.model}: {f.reason}" for f in failures)
+    if all(isinstance(f, PromptTooLongAttempt) for f in failures):
+        return PromptTooLong(
+            f"the prompt is over every model's context: {summary}", status=failures[-1].status
+        )
     if all(not f.retryable and not isinstance(f, ModelSkipped) for f in failures):
         return GatewayRejected(f"gateway refused every model: {summary}", status=failures[-1].status)
     hints = [f.retry_after for f in failures if f.retry_after is not None]

@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from reviewer.review.explain import Explanation, explain_finding
     from reviewer.review.feedback import (
         FeedbackEvent,
+        FeedbackVerdict,
         PostedFinding,
         Signal,
-        Verdict,
         eval_case,
         event_verdict,
+        feedback_verdict,
         posted_findings,
-        verdict,
     )
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
@@ -38,10 +38,11 @@ if TYPE_CHECKING:
         to_record,
     )
     from reviewer.review.local import analyse_local_diff, review_local_diff
-    from reviewer.review.memory import Ledger, Unfinished
+    from reviewer.review.memory import Ledger, PublishState, Unfinished
     from reviewer.review.planning import Plan, PlanConfig, Skipped, Tier
     from reviewer.review.prompts import (
         ASPECTS,
+        ConfigProblem,
         PromptStore,
         TeamPolicy,
         apply_overrides,
@@ -49,30 +50,37 @@ if TYPE_CHECKING:
         parse_overrides,
     )
     from reviewer.review.report import render_report
-    from reviewer.review.repository import RepositoryRules, repository_rules
+    from reviewer.review.repository import REPO_CONFIG_FILE, RepositoryRules, repository_rules
     from reviewer.review.tokens import TokenCounter, default_counter
+    from reviewer.review.verdict import Override, Standing, Verdict, Verdicts, judge
 
 __all__ = [
     "ANSWER_SCHEMA",
     "ASPECTS",
+    "REPO_CONFIG_FILE",
     "Analysis",
+    "ConfigProblem",
     "Engine",
     "Explanation",
     "Failure",
     "FeedbackEvent",
+    "FeedbackVerdict",
     "Finding",
     "Ledger",
     "ModelChoice",
+    "Override",
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
     "PostedFinding",
     "PromptStore",
+    "PublishState",
     "RepositoryRules",
     "Severity",
     "Side",
     "Signal",
     "Skipped",
+    "Standing",
     "TeamPolicy",
     "ThreadContext",
     "Thresholds",
@@ -80,6 +88,7 @@ __all__ = [
     "TokenCounter",
     "Unfinished",
     "Verdict",
+    "Verdicts",
     "analyse_local_diff",
     "answer_in_thread",
     "apply_overrides",
@@ -90,7 +99,9 @@ __all__ = [
     "evaluate",
     "event_verdict",
     "explain_finding",
+    "feedback_verdict",
     "from_record",
+    "judge",
     "load_cases",
     "numbered_excerpt",
     "parse_answer",
@@ -101,7 +112,6 @@ __all__ = [
     "repository_rules",
     "review_local_diff",
     "to_record",
-    "verdict",
 ]
 
 __getattr__ = lazy_exports(
@@ -113,13 +123,13 @@ __getattr__ = lazy_exports(
         "explain": ("Explanation", "explain_finding"),
         "feedback": (
             "FeedbackEvent",
+            "FeedbackVerdict",
             "PostedFinding",
             "Signal",
-            "Verdict",
             "eval_case",
             "event_verdict",
+            "feedback_verdict",
             "posted_findings",
-            "verdict",
         ),
         "findings": (
             "ANSWER_SCHEMA",
@@ -134,10 +144,11 @@ __getattr__ = lazy_exports(
             "to_record",
         ),
         "local": ("analyse_local_diff", "review_local_diff"),
-        "memory": ("Ledger", "Unfinished"),
+        "memory": ("Ledger", "PublishState", "Unfinished"),
         "planning": ("Plan", "PlanConfig", "Skipped", "Tier"),
         "prompts": (
             "ASPECTS",
+            "ConfigProblem",
             "PromptStore",
             "TeamPolicy",
             "apply_overrides",
@@ -145,7 +156,8 @@ __getattr__ = lazy_exports(
             "parse_overrides",
         ),
         "report": ("render_report",),
-        "repository": ("RepositoryRules", "repository_rules"),
+        "repository": ("REPO_CONFIG_FILE", "RepositoryRules", "repository_rules"),
         "tokens": ("TokenCounter", "default_counter"),
+        "verdict": ("Override", "Standing", "Verdict", "Verdicts", "judge"),
     },
 )

@@ -1,6 +1,7 @@
 """Cutting rendered files into chunks that fit a model call: files whole when they fit, small
 files together, large files split by hunk, a hunk over the budget split between lines. Every
-changed line lands in exactly one chunk."""
+changed line lands in exactly one chunk. A chunk the model could not take whole (its answer cut
+off, its prompt over the context) is halved the same ways: ``halve``."""
 
 from __future__ import annotations
 
@@ -74,6 +75,14 @@ class Cutter:
             )
             for part in parts
         ]
+
+    def whole(self, file: FileDiff) -> Piece:
+        """The file with all its hunks, rendered and counted, whatever the budget."""
+        header = self.mask(render_header(file))
+        hunks = [r for r in map(self._render, file.hunks) if r.text]
+        return Piece(
+            file, header + "".join(r.text for r in hunks), self.count(header) + sum(r.tokens for r in hunks)
+        )
 
     def _render(self, hunk: Hunk) -> _Rendered:
         text = self.mask(render_hunk(hunk, context=self.context))
@@ -155,13 +164,56 @@ def _cut(hunk: Hunk, costs: list[int], room: int) -> list[Hunk]:
 
 def pack(pieces: list[Piece], budget: int) -> list[Chunk]:
     """Pieces in their order, a new chunk whenever the next would overflow the current one."""
-    groups = _bins(pieces, lambda p: p.tokens, budget)
-    return [
-        Chunk(
-            files=tuple(p.file for p in group),
-            text="".join(p.text for p in group),
-            tokens=sum(p.tokens for p in group),
-            paths=tuple(dict.fromkeys(p.file.path for p in group)),
-        )
-        for group in groups
-    ]
+    return [_chunk(group) for group in _bins(pieces, lambda p: p.tokens, budget)]
+
+
+def _chunk(pieces: Sequence[Piece]) -> Chunk:
+    return Chunk(
+        files=tuple(p.file for p in pieces),
+        text="".join(p.text for p in pieces),
+        tokens=sum(p.tokens for p in pieces),
+        paths=tuple(dict.fromkeys(p.file.path for p in pieces)),
+    )
+
+
+def halve(chunk: Chunk, cutter: Cutter) -> tuple[Chunk, Chunk] | None:
+    """``chunk``'s changes in two chunks of about half its tokens each: between its files; with one
+    file, between its hunks; with one hunk, between its lines (where a run of changes starts, if
+    it has more than one). None for a single changed line: there is nothing smaller to ask about."""
+    if len(chunk.files) > 1:
+        pieces = [cutter.whole(file) for file in chunk.files]
+        cut = _middle([p.tokens for p in pieces])
+        return _chunk(pieces[:cut]), _chunk(pieces[cut:])
+    (file,) = chunk.files
+    if len(file.hunks) > 1:
+        cut = _middle([len(render_hunk(h, context=cutter.context)) for h in file.hunks])  # characters
+        parts = (file.hunks[:cut], file.hunks[cut:])
+    else:
+        (hunk,) = file.hunks
+        line = _line_cut(hunk)
+        if line is None:
+            return None
+        parts = ((hunk.part(0, line),), (hunk.part(line, len(hunk.lines)),))
+    first, second = (_chunk([cutter.whole(replace(file, hunks=hunks))]) for hunks in parts)
+    return first, second
+
+
+def _middle(costs: Sequence[int]) -> int:
+    """The cut (1 to len - 1) that parts ``costs`` into two sums as even as they can be."""
+    total, best, best_gap, running = sum(costs), 1, math.inf, 0
+    for cut, cost in enumerate(costs[:-1], start=1):
+        running += cost
+        if abs(2 * running - total) < best_gap:
+            best, best_gap = cut, abs(2 * running - total)
+    return best
+
+
+def _line_cut(hunk: Hunk) -> int | None:
+    """Where to cut ``hunk`` so that each part keeps changed lines: at the start of the run of
+    changes nearest its middle changed line, or at that line when all changes are one run."""
+    changed = [i for i, line in enumerate(hunk.lines) if line.kind is not LineKind.CONTEXT]
+    if len(changed) < 2:
+        return None
+    middle = changed[len(changed) // 2]
+    starts = [i for i in changed[1:] if hunk.lines[i - 1].kind is LineKind.CONTEXT]
+    return min(starts, key=lambda i: abs(i - middle)) if starts else middle

@@ -1,8 +1,13 @@
 """The review engine: plan a diff into chunks, ask the model aspects in parallel, validate,
-place and merge their findings. Every entry point shares it (a merge request, a local diff)."""
+place and merge their findings. Every entry point shares it (a merge request, a local diff).
+
+A chunk whose answer was cut off at the model's length limit, or whose prompt is over the model's
+context, is halved and each half asked again, at most ``MAX_HALVINGS`` times deep; what still
+does not fit is a failure the summary names."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -10,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reviewer.diff.parsing import DiffRefs, FileDiff
+from reviewer.diff.parsing import DiffRefs, FileDiff, LineKind
 from reviewer.diff.positions import Inline, LineIndex, Placement
-from reviewer.errors import GatewayRejected, ModelOutputInvalid, TransientError
-from reviewer.model.client import AnswerInvalid, LLMClient
+from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
+from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
 from reviewer.model.usage import Usage
+from reviewer.review.chunking import halve
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.findings import Finding, select, with_fingerprint
 from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_answer
@@ -23,6 +29,8 @@ from reviewer.review.prompts import PromptStore, TeamPolicy
 from reviewer.review.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
+
+MAX_HALVINGS = 2  # a chunk the model cannot take whole is asked about in at most four parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +148,7 @@ class Engine:
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
         answered_by: dict[str, str] = {}
-        for (chunk, aspect), (outcome, stored) in zip(tasks, results, strict=True):
+        for chunk, aspect, outcome, stored in results:
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
                 failures.append(_failure(aspect, chunk, outcome, secrets.masker))
@@ -155,8 +163,8 @@ class Engine:
             found.extend(outcome.findings)
             if outcome.rejected:
                 log.info("%s answer had %d invalid findings", aspect, len(outcome.rejected))
-        if tasks and all(isinstance(r, TransientError) for r, _ in results):
-            first = next(r for r, _ in results if isinstance(r, TransientError))
+        if tasks and all(isinstance(r[2], TransientError) for r in results):
+            first = next(r[2] for r in results if isinstance(r[2], TransientError))
             raise TransientError(f"every model call failed: {first}", retry_after=first.retry_after)
         index = LineIndex(anchor_files if anchor_files is not None else files, refs)
         on_diff = _on_diff_files(index, found)
@@ -192,20 +200,23 @@ class Engine:
         metadata: Mapping[str, str | int | float | bool],
         service: str,
         answers: AnswerStore | None,
-    ) -> list[tuple[Any, bool]]:
-        """Each task's answer (or the error it ended with) and whether it came from the store."""
+    ) -> list[tuple[Chunk, str, Any, bool]]:
+        """(chunk or part of it, aspect, AspectAnswer or the error, whether it came from the
+        store) for every question asked."""
         if not tasks or self.llm is None:
             return []
         llm = self.llm
 
-        def run(task: tuple[Chunk, str]) -> tuple[Any, bool]:
-            chunk, aspect = task
+        def run(task: tuple[Chunk, str]) -> list[tuple[Chunk, str, Any, bool]]:
+            return ask(*task, depth=0)
+
+        def ask(chunk: Chunk, aspect: str, depth: int) -> list[tuple[Chunk, str, Any, bool]]:
             prompt = self.prompts.render(aspect, policy, diff=chunk.text, title=title, context=service)
             key = answer_key(aspect, prompt.version, chunk.text)
             stored = answers.get(key) if answers is not None else None
             known = load_answer(stored) if stored else None
             if known is not None:
-                return known, True
+                return [(chunk, aspect, known, True)]
             models = self.models.for_review(aspect, plan.tier, policy)
             # AI Gateway keeps at most 5 entries: team, project, mr, trigger and the prompt version
             # (which also tells the aspect apart).
@@ -214,15 +225,26 @@ class Engine:
                 meta["team"] = policy.team
             try:
                 answer = llm.review(prompt.messages, models=models, aspect=aspect, metadata=meta)
+            except (AnswerCutOff, PromptTooLong) as exc:
+                halves = halve(chunk, plan.cutter) if plan.cutter and depth < MAX_HALVINGS else None
+                if halves is None:
+                    return [(chunk, aspect, exc, False)]
+                log.info(
+                    "%s call on %d tokens of diff: %s; asking about each half", aspect, chunk.tokens, exc
+                )
+                spent = [(chunk, aspect, _spent(exc), False)] if isinstance(exc, AnswerCutOff) else []
+                return spent + [part for half in halves for part in ask(half, aspect, depth + 1)]
             except (TransientError, ModelOutputInvalid, GatewayRejected) as exc:
-                return exc, False
+                return [(chunk, aspect, exc, False)]
             if answers is not None:
                 answers.put(key, dump_answer(answer))
-            return answer, False
+            return [(chunk, aspect, answer, False)]
 
         workers = max(1, min(self.concurrency, len(tasks)))
+        review_context = contextvars.copy_context()  # the review's deadline reaches its model calls
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aspect") as pool:
-            return list(pool.map(run, tasks))
+            calls = pool.map(lambda task: review_context.copy().run(run, task), tasks)
+            return [call for task_calls in calls for call in task_calls]
 
 
 def _call_groups(aspects: Sequence[str], sensitive: bool) -> list[str]:
@@ -265,8 +287,35 @@ def _place(index: LineIndex, finding: Finding, masker: Callable[[str], str]) -> 
     return with_fingerprint(finding, [str(finding.line)], on_a_line=False), placement
 
 
+def _spent(exc: AnswerCutOff) -> AspectAnswer:
+    """What a cut-off answer cost, as an answer without findings (its halves bring those)."""
+    return AspectAnswer((), (), exc.usage, exc.model, repaired=False)
+
+
+def _span(chunk: Chunk) -> str:
+    """Which lines of its one file a (halved) chunk holds: " (lines 4-9)"; new-file numbers,
+    old-file ones for removed lines."""
+    if len(chunk.files) != 1:
+        return ""
+    numbers = [
+        line.new_no if line.new_no is not None else line.old_no
+        for hunk in chunk.files[0].hunks
+        for line in hunk.lines
+        if line.kind is not LineKind.CONTEXT
+    ]
+    low, high = min(n for n in numbers if n is not None), max(n for n in numbers if n is not None)
+    return f" (line {low})" if low == high else f" (lines {low}-{high})"
+
+
 def _failure(aspect: str, chunk: Chunk, exc: BaseException, masker: Callable[[str], str]) -> Failure:
-    if isinstance(exc, ModelOutputInvalid):
+    if isinstance(exc, AnswerCutOff):
+        problem = (
+            f"the model's answer was cut off at its length limit, even for this part{_span(chunk)} "
+            "(a higher REVIEWER_LLM_MAX_TOKENS may fit it)"
+        )
+    elif isinstance(exc, PromptTooLong):
+        problem = f"the prompt is over the model's context window, even for this part{_span(chunk)}"
+    elif isinstance(exc, ModelOutputInvalid):
         problem = "the model's answer stayed invalid"
     elif isinstance(exc, GatewayRejected):
         problem = "the model gateway refused the request"

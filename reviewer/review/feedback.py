@@ -37,7 +37,7 @@ class Signal(StrEnum):
     DISMISSED = "dismissed"  # ignore command, "false positive"/"won't fix" reply, or conceded
 
 
-class Verdict(StrEnum):
+class FeedbackVerdict(StrEnum):
     ACCEPTED = "accepted"
     DISMISSED = "dismissed"
 
@@ -84,22 +84,22 @@ class PostedFinding:
         return cls(**{k: v for k, v in record.items() if k in known})
 
 
-def verdict(signals: Mapping[Signal, int]) -> Verdict | None:
+def feedback_verdict(signals: Mapping[Signal, int]) -> FeedbackVerdict | None:
     """The verdict of a finding from how many times each signal was given (see the module doc)."""
     if signals.get(Signal.DISMISSED):
-        return Verdict.DISMISSED
+        return FeedbackVerdict.DISMISSED
     if signals.get(Signal.APPLIED) or signals.get(Signal.FIXED) or signals.get(Signal.RESOLVED):
-        return Verdict.ACCEPTED
+        return FeedbackVerdict.ACCEPTED
     up, down = signals.get(Signal.THUMBS_UP, 0), signals.get(Signal.THUMBS_DOWN, 0)
     if up != down:
-        return Verdict.ACCEPTED if up > down else Verdict.DISMISSED
+        return FeedbackVerdict.ACCEPTED if up > down else FeedbackVerdict.DISMISSED
     return None
 
 
-def event_verdict(signal: Signal) -> Verdict:
+def event_verdict(signal: Signal) -> FeedbackVerdict:
     """Which way one signal leans (for counting signals as they arrive)."""
     dismissing = signal in (Signal.DISMISSED, Signal.THUMBS_DOWN)
-    return Verdict.DISMISSED if dismissing else Verdict.ACCEPTED
+    return FeedbackVerdict.DISMISSED if dismissing else FeedbackVerdict.ACCEPTED
 
 
 def posted_findings(
@@ -174,7 +174,7 @@ def _holds(hunk: Hunk, line: int, side: Side) -> bool:
     return line in numbers
 
 
-def eval_case(judged: Sequence[tuple[PostedFinding, Verdict]]) -> tuple[str, str] | None:
+def eval_case(judged: Sequence[tuple[PostedFinding, FeedbackVerdict]]) -> tuple[str, str] | None:
     """A ``reviewer eval`` case (``NAME.diff``, ``NAME.expected.yaml``) of the judged findings of
     one hunk (they share ``diff``): the accepted ones are expected there, the dismissed ones are
     not (a prompt that raises them again scores a false positive). None when the hunk was not kept."""
@@ -183,7 +183,7 @@ def eval_case(judged: Sequence[tuple[PostedFinding, Verdict]]) -> tuple[str, str
     expected = [
         {"path": f.path, "line": f.line, "side": f.side, "aspect": f.aspect}
         for f, v in judged
-        if v is Verdict.ACCEPTED
+        if v is FeedbackVerdict.ACCEPTED
     ]
     first = judged[0][0]
     spec = {

@@ -9,9 +9,11 @@ The pipeline and the engine depend on these Protocols only; the application laye
   nothing it already answered and gets the same findings, word for word (the same fingerprints).
 - ``Ledger``: the last head reviewed completely, a head reviewed only in part (with the files
   whose model calls failed, reviewed again by the next trigger), the findings the summary
-  lists, and the ``/ai-review`` cooldown. What people told the bot (``/ai-review pause``,
-  ``ignore``, ``remember``) it reads here, and what a review posts and what people did with
-  earlier findings (``reviewer.review.feedback``) it records here.
+  lists, the ``/ai-review`` cooldown, and how the MR's reviews are published
+  (``PublishState``: draft notes unavailable, approval refused, the last verdict, an override).
+  What people told the bot (``/ai-review pause``, ``ignore``, ``remember``) it reads here, and
+  what a review posts and what people did with earlier findings (``reviewer.review.feedback``) it
+  records here.
 """
 
 from __future__ import annotations
@@ -26,8 +28,17 @@ from reviewer.model.client import AspectAnswer
 from reviewer.model.usage import Usage
 from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
+from reviewer.review.verdict import Override
 
-__all__ = ["AnswerStore", "Ledger", "Unfinished", "answer_key", "dump_answer", "load_answer"]
+__all__ = [
+    "AnswerStore",
+    "Ledger",
+    "PublishState",
+    "Unfinished",
+    "answer_key",
+    "dump_answer",
+    "load_answer",
+]
 
 
 class AnswerStore(Protocol):
@@ -42,6 +53,40 @@ class Unfinished:
 
     head_sha: str
     paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishState:
+    """How a merge request's reviews are published, remembered between reviews."""
+
+    drafts_unavailable: bool = False  # GitLab refused the Draft Notes API here: threads go one by one
+    approval_refused: str = ""  # GitLab's answer when the bot tried to approve without the right
+    verdict: str = ""  # the verdict last published ("" before the first)
+    overridden: bool = False  # whether an override applied to it
+    override: Override | None = None  # the command override recorded for the MR
+    override_counted: bool = False  # the override metric has counted this MR
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "drafts_unavailable": self.drafts_unavailable,
+            "approval_refused": self.approval_refused,
+            "verdict": self.verdict,
+            "overridden": self.overridden,
+            "override": self.override.as_record() if self.override else None,
+            "override_counted": self.override_counted,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> PublishState:
+        override = data.get("override")
+        return cls(
+            bool(data.get("drafts_unavailable")),
+            str(data.get("approval_refused") or ""),
+            str(data.get("verdict") or ""),
+            bool(data.get("overridden")),
+            Override.from_record(override) if isinstance(override, dict) else None,
+            bool(data.get("override_counted")),
+        )
 
 
 class Ledger(Protocol):
@@ -72,6 +117,10 @@ class Ledger(Protocol):
         ...
 
     def answers(self, project_id: int, iid: int, head_sha: str) -> AnswerStore: ...
+
+    def publish_state(self, project_id: int | str, iid: int) -> PublishState: ...
+
+    def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None: ...
 
     # people in the loop (reviewer.app.commands, conversations, feedback)
 

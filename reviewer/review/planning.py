@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
@@ -200,6 +200,7 @@ class Plan:
     reviewed_files: int
     notes: tuple[str, ...] = ()  # hunks split between lines, lines over the budget
     sensitive: frozenset[str] = frozenset()  # reviewed paths that are security-sensitive
+    cutter: Cutter | None = field(default=None, compare=False, repr=False)  # cuts a chunk again
 
     def is_sensitive(self, chunk: Chunk) -> bool:
         return not self.sensitive.isdisjoint(chunk.paths)
@@ -246,6 +247,7 @@ def plan_review(
         reviewed_files=len(reviewed),
         notes=tuple(cutter.notes),
         sensitive=sensitive,
+        cutter=cutter,
     )
 
 
@@ -380,4 +382,3 @@ def _sensitive_reason(path: str, rules: _Rules) -> str | None:
         return glob
     word = rules.sensitive_words.search(_CAMEL.sub("_", path).lower())
     return word.group() if word is not None else None
-

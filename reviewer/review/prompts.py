@@ -33,17 +33,23 @@ from reviewer.review.findings import Severity, Thresholds
 
 ASPECTS = ("security", "style")
 _ASPECT_TITLES = {"security": "security", "style": "correctness and style"}
-_POLICY_KEYS = {
-    "instructions",
-    "aspects",
-    "min_severity",
-    "min_confidence",
-    "max_comments",
-    "model",
-    "ignore_paths",
-    "dismiss_words",
-}
 _MAX_INSTRUCTIONS = 2000
+DEFAULT_BLOCKING: Mapping[str, frozenset[Severity]] = {
+    "security": frozenset({Severity.CRITICAL, Severity.HIGH})
+}
+DEFAULT_OVERRIDE_LABEL = "ai-review::override"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """A setting of an override file that was not applied, and why; the rest of the file was."""
+
+    source: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,15 @@ class TeamPolicy:
     # rules a repository's maintainers asked for (``/ai-review remember``): in the prompt and its version
     rules: tuple[str, ...] = ()
     dismiss_words: tuple[str, ...] = ()  # a reply holding one says the finding is wrong or won't be fixed
+    # which severities of which aspect block the merge request ("changes requested")
+    blocking: Mapping[str, frozenset[Severity]] = field(default_factory=lambda: dict(DEFAULT_BLOCKING))
+    approve: bool = False  # approve the MR when the verdict is clean
+    review_drafts: bool = False  # review draft MRs automatically too
+    override_label: str = DEFAULT_OVERRIDE_LABEL  # the break-glass label
+    problems: tuple[ConfigProblem, ...] = ()  # settings not applied, named in the summary
+
+    def blocks(self, aspect: str, severity: Severity) -> bool:
+        return severity in self.blocking.get(aspect, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +103,13 @@ class PromptStore:
         if team:
             path = self.root / "teams" / f"{_team_file_name(team)}.yaml"
             if path.is_file():
-                policy = apply_overrides(policy, _load_yaml(path), source=f"teams/{path.name}")
+                source = f"teams/{path.name}"
+                try:
+                    policy = apply_overrides(policy, _load_yaml(path), source=source)
+                except ConfigError as exc:  # the review goes on with the defaults, and says why
+                    reason = "not valid YAML" if "YAML" in str(exc) else "not a mapping of settings"
+                    problem = ConfigProblem(source, "(file)", f"{reason}; the defaults apply")
+                    policy = replace(policy, problems=(*policy.problems, problem))
         if repo_overrides:
             policy = apply_overrides(policy, repo_overrides, source=".ai-review.yaml")
         return policy
@@ -159,7 +180,8 @@ def _load_yaml(path: Path) -> Mapping[str, Any]:
 
 
 def parse_overrides(text: str, *, source: str) -> Mapping[str, Any]:
-    """Read a repository's ``.ai-review.yaml``; invalid content raises ConfigError naming it."""
+    """Read a repository's ``.ai-review.yaml``; a file that is not a YAML mapping raises
+    ConfigError naming it (its keys are checked one by one by ``apply_overrides``)."""
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -170,35 +192,135 @@ def parse_overrides(text: str, *, source: str) -> Mapping[str, Any]:
 
 
 def apply_overrides(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) -> TeamPolicy:
-    """``policy`` refined by the settings of one more file (``source`` names it in the record)."""
-    unknown = set(raw) - _POLICY_KEYS
-    if unknown:
-        raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; known: {sorted(_POLICY_KEYS)}")
+    """``policy`` refined by the settings of one more file (``source`` names it in the record).
+
+    Each key is applied on its own: an unknown key or a bad value is recorded in
+    ``policy.problems`` (the summary names it) and the rest of the file still applies."""
+    problems: list[ConfigProblem] = []
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key if isinstance(key, str) else _shown(key)
+        parse = _KEYS.get(name)
+        if parse is None:
+            problems.append(
+                ConfigProblem(source, name, f"unknown key, ignored (known: {', '.join(sorted(_KEYS))})")
+            )
+            continue
+        try:
+            values[name] = parse(value)
+        except (ValueError, TypeError) as exc:
+            problems.append(ConfigProblem(source, name, f"{exc}; ignored"))
     thresholds = policy.thresholds
-    try:
-        if "min_severity" in raw:
-            thresholds = replace(thresholds, min_severity=Severity(str(raw["min_severity"]).lower()))
-        if "min_confidence" in raw:
-            thresholds = replace(thresholds, min_confidence=float(raw["min_confidence"]))
-        if "max_comments" in raw:
-            thresholds = replace(thresholds, max_comments=max(0, int(raw["max_comments"])))
-        aspects = tuple(str(a) for a in raw.get("aspects", policy.aspects))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    unknown_aspects = set(aspects) - set(ASPECTS)
-    if unknown_aspects:
-        raise ConfigError(f"{source}: unknown aspects {sorted(unknown_aspects)}; known: {list(ASPECTS)}")
-    instructions = str(raw.get("instructions") or "").strip()[:_MAX_INSTRUCTIONS]
+    for name in ("min_severity", "min_confidence", "max_comments"):
+        if name in values:
+            thresholds = replace(thresholds, **{name: values[name]})
+    instructions = values.get("instructions", "")
     return replace(
         policy,
         instructions=" ".join(filter(None, [policy.instructions, instructions])),
-        aspects=aspects,
+        aspects=values.get("aspects", policy.aspects),
         thresholds=thresholds,
-        model=str(raw["model"]) if raw.get("model") else policy.model,
-        ignore_paths=policy.ignore_paths + tuple(str(p) for p in raw.get("ignore_paths") or ()),
+        model=values.get("model") or policy.model,
+        ignore_paths=policy.ignore_paths + values.get("ignore_paths", ()),
+        blocking={**policy.blocking, **values.get("blocking", {})},
+        approve=values.get("approve", policy.approve),
+        review_drafts=values.get("review_drafts", policy.review_drafts),
+        override_label=values.get("override_label", policy.override_label),
         sources=(*policy.sources, source),
-        dismiss_words=policy.dismiss_words + tuple(str(w) for w in raw.get("dismiss_words") or ()),
+        dismiss_words=policy.dismiss_words + values.get("dismiss_words", ()),
+        problems=(*policy.problems, *problems),
     )
+
+
+def _shown(value: Any) -> str:
+    """A value as a problem may quote it: a short scalar, else only its type (a YAML alias can
+    make a small file a huge structure)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = repr(value)
+        return text if len(text) <= 40 else text[:39] + "…"
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"{_shown(value)} is not text")
+    return str(value).strip()[:_MAX_INSTRUCTIONS]
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise TypeError(f"{_shown(value)} is not a list")
+    return tuple(_text(v) for v in value)
+
+
+def _aspects(value: Any) -> tuple[str, ...]:
+    aspects = _texts(value)
+    unknown = [a for a in aspects if a not in ASPECTS]
+    if unknown:
+        raise ValueError(f"unknown aspects {', '.join(map(_shown, unknown))} (known: {', '.join(ASPECTS)})")
+    return aspects
+
+
+def _severity(value: Any) -> Severity:
+    try:
+        return Severity(str(value).strip().lower()) if isinstance(value, str) else Severity(value)
+    except ValueError:
+        raise ValueError(
+            f"{_shown(value)} is not a severity (one of {', '.join(s.value for s in Severity)})"
+        ) from None
+
+
+def _number(value: Any, kind: type[int] | type[float], low: float, high: float) -> Any:
+    whole = kind is int
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        raise TypeError(f"{_shown(value)} is not {'a whole number' if whole else 'a number'}")
+    if not low <= value <= high:
+        raise ValueError(f"{_shown(value)} is outside {low:g}..{high:g}")
+    return kind(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{_shown(value)} is not true or false")
+    return value
+
+
+def _blocking(value: Any) -> dict[str, frozenset[Severity]]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{_shown(value)} is not a mapping of aspect to severities")
+    unknown = [a for a in value if a not in ASPECTS]
+    if unknown:
+        raise ValueError(f"unknown aspects {', '.join(map(_shown, unknown))} (known: {', '.join(ASPECTS)})")
+    return {
+        str(aspect): frozenset(_severity(s) for s in _texts(levels)) for aspect, levels in value.items()
+    }
+
+
+def _label(value: Any) -> str:
+    label = _text(value)
+    if not label or len(label) > 255:
+        raise ValueError(f"{_shown(value)} is not a label name")
+    return label
+
+
+_KEYS: dict[str, Any] = {
+    "instructions": _text,
+    "aspects": _aspects,
+    "min_severity": _severity,
+    "min_confidence": lambda v: _number(v, float, 0.0, 1.0),
+    "max_comments": lambda v: _number(v, int, 0, 1000),
+    "model": _text,
+    "ignore_paths": _texts,
+    "blocking": _blocking,
+    "approve": _flag,
+    "review_drafts": _flag,
+    "override_label": _label,
+    "dismiss_words": _texts,
+}
 
 
 def describe_prompts(store: PromptStore, policy: TeamPolicy, aspect: str = "security+style") -> str:

@@ -51,13 +51,8 @@ def repository_rules(
     service = (catalog or ServiceCatalog()).context(project_path, read)
     team = team or (service.owner if service else None)
     overrides = _repo_overrides(read, notes)
-    try:
-        policy = prompts.policy(team, overrides)
-    except ConfigError as exc:
-        if not overrides:
-            raise  # the team's own file is broken: that is the platform's to fix, say it
-        notes.append(f"{REPO_CONFIG_FILE} not applied: {exc}")
-        policy = prompts.policy(team)
+    policy = prompts.policy(team, overrides)
+    notes += [f"not applied: {problem}" for problem in policy.problems]
     agents = read(AGENTS_FILE)
     if agents:
         guidelines = review_guidelines(agents)

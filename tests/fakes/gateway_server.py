@@ -7,10 +7,16 @@ every request (headers, JSON body) and the highest number of requests in flight 
 
 What it answers, for each request, first match wins:
 1. a model listed in ``json_schema_unsupported`` asked for a json_schema response_format: 400;
-2. the next scripted reply for the request's model (``script(..., model="m")``);
-3. the next scripted reply for any model (``script(...)``);
-4. ``responder(request_json)``: a string (the answer's content) or a Reply;
-5. ``default`` (an empty findings answer unless given).
+2. a prompt (4 characters a token) plus ``max_tokens`` over ``context_window``: 400, worded the
+   way ``server`` words it (``context_exceeded``);
+3. the next scripted reply for the request's model (``script(..., model="m")``);
+4. the next scripted reply for any model (``script(...)``);
+5. ``responder(request_json)``: a string (the answer's content) or a Reply;
+6. ``default`` (an empty findings answer unless given).
+
+As the self-hosted servers do, an answer longer than the request's ``max_tokens`` (or
+``max_completion_tokens``) is cut there with ``finish_reason: "length"``; a Reply may leave
+``usage`` out or send it as null, as some servers and proxies do.
 
     with FakeGateway() as gw:
         gw.script(rate_limited(retry_after=2), answer('{"findings": []}'))
@@ -37,6 +43,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "answer",
+    "context_exceeded",
     "error",
     "hang",
     "malformed",
@@ -64,6 +71,7 @@ class Reply:
     cached_tokens: int = 0
     cache_status: str = "MISS"
     finish_reason: str = "stop"
+    usage: str = "full"  # "full", "absent" (no usage key) or "null" (``"usage": null``)
 
 
 def answer(
@@ -75,6 +83,8 @@ def answer(
     cache_status: str = "MISS",
     delay: float = 0.0,
     headers: Mapping[str, str] | None = None,
+    finish_reason: str = "stop",
+    usage: str = "full",
 ) -> Reply:
     return Reply(
         content=content,
@@ -84,6 +94,8 @@ def answer(
         cache_status=cache_status,
         delay=delay,
         headers=dict(headers or {}),
+        finish_reason=finish_reason,
+        usage=usage,
     )
 
 
@@ -112,13 +124,72 @@ def rate_limited(retry_after: float | None = 1, *, retry_after_ms: int | None = 
     )
 
 
-def unsupported_response_format() -> Reply:
+def unsupported_response_format(server: str = "openai") -> Reply:
+    """400 for a json_schema response_format: in OpenAI's words, or (``server="llama.cpp"``) in
+    those of llama.cpp's server before it took JSON schemas."""
+    if server == "llama.cpp":
+        message = 'response_format type must be one of "text" or "json_object", but got: json_schema'
+        return Reply(status=400, error_body=_llama_error(400, message, "invalid_request_error"))
     return error(
         400,
         "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
         type="invalid_request_error",
         param="response_format",
     )
+
+
+def context_exceeded(
+    server: str, *, prompt_tokens: int = 5000, window: int = 4096, max_tokens: int = 0
+) -> Reply:
+    """400 for a prompt over the model's context window, in the words and shape of ``server``:
+
+    - ``llama.cpp``: llama-server (``exceed_context_size_error``, with the counts as extra fields);
+    - ``vllm``: vLLM 0.10 and later (OpenAI's error envelope, ``type: BadRequestError``);
+    - ``vllm-legacy``: older vLLM (the error object at the top level, ``"object": "error"``);
+    - ``ollama``: Ollama's OpenAI layer (``invalid_request_error``, no code);
+    - ``openai``: OpenAI itself (``code: context_length_exceeded``).
+    """
+    total = prompt_tokens + max_tokens
+    if server == "llama.cpp":
+        message = (
+            f"request ({prompt_tokens} tokens) exceeds the available context size ({window} tokens), "
+            "try increasing it"
+        )
+        body = _llama_error(400, message, "exceed_context_size_error")
+        body["error"].update(n_prompt_tokens=prompt_tokens, n_ctx=window)
+        return Reply(status=400, error_body=body)
+    if server == "vllm":
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{max_tokens} output tokens and your prompt contains at least {prompt_tokens} input tokens, "
+            f"for a total of at least {total} tokens. Please reduce the length of the input prompt or "
+            f"the number of requested output tokens. (parameter=input_tokens, value={prompt_tokens})"
+        )
+        inner = {"message": message, "type": "BadRequestError", "param": "input_tokens", "code": 400}
+        return Reply(status=400, error_body={"error": inner})
+    if server == "vllm-legacy":
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested {total} "
+            f"tokens ({prompt_tokens} in the messages, {max_tokens} in the completion). Please reduce "
+            "the length of the messages or completion."
+        )
+        body = {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+        return Reply(status=400, error_body=body)
+    if server == "ollama":
+        return error(400, "the input length exceeds the context length", type="invalid_request_error")
+    if server == "openai":
+        message = (
+            f"This model's maximum context length is {window} tokens. However, your messages resulted "
+            f"in {total} tokens. Please reduce the length of the messages."
+        )
+        return error(
+            400, message, type="invalid_request_error", param="messages", code="context_length_exceeded"
+        )
+    raise ValueError(f"no context error known for server {server!r}")
+
+
+def _llama_error(code: int, message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "type": kind}}
 
 
 def hang(seconds: float = 5.0) -> Reply:
@@ -149,6 +220,14 @@ class RecordedRequest:
         return list(self.body.get("messages", [])) if isinstance(self.body, dict) else []
 
     @property
+    def max_tokens(self) -> int | None:
+        """The answer's limit: ``max_completion_tokens``, else the older ``max_tokens``."""
+        if not isinstance(self.body, dict):
+            return None
+        value = self.body.get("max_completion_tokens", self.body.get("max_tokens"))
+        return value if isinstance(value, int) else None
+
+    @property
     def response_format(self) -> dict[str, Any] | None:
         return self.body.get("response_format") if isinstance(self.body, dict) else None
 
@@ -169,12 +248,16 @@ class FakeGateway:
         responder: Responder | None = None,
         latency: float = 0.0,
         json_schema_unsupported: Iterable[str] = (),
+        context_window: int | None = None,
+        server: str = "openai",
     ) -> None:
         self.prefix = "/" + prefix.strip("/")
         self.default = default or answer('{"findings": []}')
         self.responder = responder
         self.latency = latency
         self.json_schema_unsupported = frozenset(json_schema_unsupported)
+        self.context_window = context_window  # tokens of prompt and answer together; None: no limit
+        self.server = server  # whose words a context error uses (see context_exceeded)
         self._lock = threading.Lock()
         self._scripts: dict[str | None, deque[Reply]] = {}
         self._requests: list[RecordedRequest] = []
@@ -262,7 +345,13 @@ class FakeGateway:
     def _choose(self, request: RecordedRequest) -> Reply:
         fmt = request.response_format or {}
         if request.model in self.json_schema_unsupported and fmt.get("type") == "json_schema":
-            return unsupported_response_format()
+            return unsupported_response_format(self.server)
+        if self.context_window is not None:
+            prompt, limit = _prompt_tokens(request), request.max_tokens or 0
+            if prompt + limit > self.context_window:
+                return context_exceeded(
+                    self.server, prompt_tokens=prompt, window=self.context_window, max_tokens=limit
+                )
         with self._lock:
             for key in (request.model, None):
                 queue = self._scripts.get(key)
@@ -274,13 +363,24 @@ class FakeGateway:
         return self.default
 
     def _completion(self, request: RecordedRequest, reply: Reply) -> dict[str, Any]:
-        content = reply.content or ""
-        prompt_chars = sum(len(str(m.get("content", ""))) for m in request.messages)
-        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else max(1, prompt_chars // 4)
+        content, finish_reason = reply.content, reply.finish_reason
+        limit = request.max_tokens
+        if limit is not None and content and len(content) > limit * 4:
+            content, finish_reason = content[: limit * 4], "length"
+        prompt = reply.prompt_tokens if reply.prompt_tokens is not None else _prompt_tokens(request)
         completion = (
-            reply.completion_tokens if reply.completion_tokens is not None else max(1, len(content) // 4)
+            reply.completion_tokens
+            if reply.completion_tokens is not None
+            else max(1, len(content or "") // 4)
         )
-        return {
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        }
+        body: dict[str, Any] = {
             "id": f"chatcmpl-fake{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -289,19 +389,19 @@ class FakeGateway:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                    "message": {"role": "assistant", "content": content, "refusal": None},
                     "logprobs": None,
-                    "finish_reason": reply.finish_reason,
+                    "finish_reason": finish_reason,
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-                "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-            },
         }
+        if reply.usage != "absent":
+            body["usage"] = usage if reply.usage == "full" else None
+        return body
+
+
+def _prompt_tokens(request: RecordedRequest) -> int:
+    return max(1, sum(len(str(m.get("content", ""))) for m in request.messages) // 4)
 
 
 def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:

@@ -20,7 +20,9 @@ Quick actions, two readings, both checked:
 on one line): an @mention (GitLab would ping; HTML entities are decoded first, as the reference
 filters see text), an image, raw HTML other than the bot's own fixed tags, or a link whose target
 is not http(s) (a markdown link or reference definition, any other ``scheme://``, which GitLab's
-autolinker links, or an e-mail address, which it links as ``mailto:``).
+autolinker links, or an e-mail address, which it links as ``mailto:``). The stand-in checks the
+bot's notes with ``links_to``: their only links are to the MR's own notes (``{web_url}#note_<id>``,
+the summary's links to the threads of its findings).
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 # The fixed HTML a review bot may write: its markers (re=: which note an answer answers), a collapsible
 # list and small print.
 _OWN_HTML = re.compile(
-    r"<(?:/?(?:details|summary|sub)"
-    r"|!-- ai-review (?:summary|resolved|re=[0-9]+|fp=[0-9a-f]+(?: code=[0-9a-f]+)?) --)>"
+    r"<(?:/?(?:details|summary|sub)|!-- ai-review (?:summary|resolved|re=[0-9]+"
+    r"|fp=[0-9a-f]+(?: code=[0-9a-f]+)?(?: sev=[a-z]+)?(?: aspect=[a-z][a-z0-9_-]*)?) --)>"
 )
 _MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9_]")
 _SCHEME = re.compile(r"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]*)://", re.I)
@@ -71,8 +73,9 @@ def command_lines(body: str) -> list[str]:
     return [line.strip() for line in _outside_fences(body) if _COMMAND_LINE.match(line)]
 
 
-def unsafe_markup(body: str) -> list[str]:
-    """What the note would do or show that it must not: one short reason each."""
+def unsafe_markup(body: str, *, links_to: str | None = None) -> list[str]:
+    """What the note would do or show that it must not: one short reason each. With ``links_to``
+    (a bot's note: the MR's own ``{web_url}#note_``), a link must point there."""
     problems: list[str] = []
     for line in _outside_fences(body):
         text = _without_code_spans(line)
@@ -87,6 +90,8 @@ def unsafe_markup(body: str) -> list[str]:
         for target in [*_INLINE_LINK.findall(literal), *_DEFINITION.findall(literal)]:
             if not re.match(r"https?://", target, re.I):
                 problems.append(f"link to {target!r} in {line!r}")
+            elif links_to is not None and not re.fullmatch(re.escape(links_to) + r"\d+", target):
+                problems.append(f"link to {target!r}, not to a note of this MR, in {line!r}")
         for scheme in _SCHEME.findall(literal):
             if scheme.lower() not in ("http", "https"):
                 problems.append(f"{scheme}:// link in {line!r}")

@@ -3,8 +3,8 @@
 Mixed into ``GitLabStandIn``; follows these GitLab docs:
 
 - Group and project members API (doc/api/members.md): ``GET /projects/:id/members/:user_id``
-  (direct members only) and ``GET /projects/:id/members/all/:user_id`` (direct, inherited from the
-  ancestor groups, and invited), each ``404 {"message": "404 Member Not Found"}`` for anyone else.
+  (direct members only; ``GET /projects/:id/members/all/:user_id``, inherited ones included, is
+  served by ``fakes.gitlab_reviews``), ``404 {"message": "404 Member Not Found"}`` for anyone else.
   ``access_level``: 10 Guest, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
 - Emoji reactions API (doc/api/emoji_reactions.md, "Add reactions to comments"):
   ``GET|POST /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji`` (``name`` without
@@ -40,7 +40,6 @@ _AWARD_IDS = itertools.count(9001)
 _MR = "projects/:project/merge_requests/:iid"
 PEOPLE_ROUTES: list[tuple[str, str, str]] = [
     ("GET", "projects/:project/members/:user", "get_direct_member"),
-    ("GET", "projects/:project/members/all/:user", "get_member"),
     ("GET", f"{_MR}/notes/:note/award_emoji", "list_note_awards"),
     ("POST", f"{_MR}/notes/:note/award_emoji", "create_note_award"),
     ("DELETE", f"{_MR}/notes/:note/award_emoji/:award", "delete_note_award"),
@@ -48,7 +47,7 @@ PEOPLE_ROUTES: list[tuple[str, str, str]] = [
 
 
 class PeopleMixin:
-    _members: dict[int, dict[int, tuple[int, bool]]]  # project -> user -> (access level, inherited)
+    _inherited: set[tuple[int, int]]  # (project, user): a member through an ancestor group only
     _awards: list[Json]
 
     if TYPE_CHECKING:  # provided by GitLabStandIn
@@ -71,8 +70,12 @@ class PeopleMixin:
     ) -> None:
         """Make a user a member of the project, directly or through an ancestor group."""
         with self._lock:
-            pid = self._project(project).id
-            self._members.setdefault(pid, {})[user_id] = (access_level, inherited)
+            found = self._project(project)
+            found.members[user_id] = access_level  # the store the reviews' members route reads
+            if inherited:
+                self._inherited.add((found.id, user_id))
+            else:
+                self._inherited.discard((found.id, user_id))
 
     def add_award(self, project: int | str, iid: int, note_id: int, name: str, user_id: int) -> Json:
         """A person reacts to a note with an emoji; returns the award entity."""
@@ -103,20 +106,14 @@ class PeopleMixin:
 
     # routes: members
 
-    def get_member(self, _: Request, p: dict[str, str]) -> Response:
-        return self._member_response(p, include_inherited=True)
-
     def get_direct_member(self, _: Request, p: dict[str, str]) -> Response:
-        return self._member_response(p, include_inherited=False)
-
-    def _member_response(self, p: dict[str, str], *, include_inherited: bool) -> Response:
+        """Direct members only (``members/all/:user``, with the inherited ones, is ReviewsApi's)."""
         project = self._project(p["project"])
         if not p["user"].isdigit():
             raise core.ApiError(400, {"error": "user_id is invalid"})
-        found = self._members.get(project.id, {}).get(int(p["user"]))
-        if found is None or (found[1] and not include_inherited):
+        level = project.members.get(int(p["user"]))
+        if level is None or (project.id, int(p["user"])) in self._inherited:
             raise core.ApiError(404, {"message": "404 Member Not Found"})
-        level, _ = found
         user = self._users[int(p["user"])]
         entity = {
             **user.entity(self.url),

@@ -90,7 +90,18 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from fakes import gitlab_markdown
 from fakes import gitlab_rules as rules
+from fakes.gitlab_http import (
+    ApiError,
+    Json,
+    Request,
+    Response,
+    _bad_request,
+    _bool_param,
+    _not_found,
+    normalize_position,
+)
 from fakes.gitlab_people import PEOPLE_ROUTES, PeopleMixin
+from fakes.gitlab_reviews import DEVELOPER, ReviewsApi
 from fakes.gitrepo import GitError, GitRepo
 
 BOT_TOKEN = "glpat-standin-bot-token"
@@ -101,25 +112,6 @@ _STATE_OF = {"close": "closed", "reopen": "opened", "merge": "merged"}
 MAX_PATCH_BYTES = 200 * 1024  # ApplicationSetting diff_max_patch_bytes default
 SECRET_HEADERS = ("private-token", "authorization", "job-token")
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
-
-Json = dict[str, Any]
-
-
-class ApiError(Exception):
-    """An HTTP error answer: ``status`` and the JSON ``body`` GitLab would send."""
-
-    def __init__(self, status: int, body: Json, headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status} {body}")
-        self.status, self.body, self.headers = status, body, headers or {}
-
-
-def _not_found(what: str) -> ApiError:
-    return ApiError(404, {"message": f"404 {what} Not Found"})
-
-
-def _bad_request(message: str) -> ApiError:
-    return ApiError(400, {"error": message})
-
 
 # -- state --------------------------------------------------------------------------------------
 
@@ -154,6 +146,7 @@ class Project:
     repo: GitRepo
     default_branch: str
     merge_requests: dict[int, MergeRequest] = field(default_factory=dict)
+    members: dict[int, int] = field(default_factory=dict)  # user id -> access level (30 Developer)
 
 
 @dataclass
@@ -190,6 +183,19 @@ class Note:
 
 
 @dataclass
+class Draft:
+    """A draft note (Draft Notes API): seen by its author only, until it is published."""
+
+    id: int
+    author: User
+    note: str
+    position: Json | None  # as GitLab stores it; None for a draft on no line
+    discussion_id: str | None  # the thread it replies to
+    resolve_discussion: bool
+    commit_id: str | None = None
+
+
+@dataclass
 class Discussion:
     id: str
     individual_note: bool
@@ -214,6 +220,10 @@ class MergeRequest:
     versions: list[Version] = field(default_factory=list)  # oldest first
     discussions: list[Discussion] = field(default_factory=list)
     diff_refs_pending: int = 0
+    drafts: list[Draft] = field(default_factory=list)  # every author's; each sees only their own
+    reviewers: dict[int, str] = field(default_factory=dict)  # user id -> review state
+    labels: list[str] = field(default_factory=list)
+    label_events: list[Json] = field(default_factory=list)  # resource label events, oldest first
 
     @property
     def latest(self) -> Version:
@@ -250,30 +260,10 @@ class RecordedRequest:
     fault: str | None = None  # the injected fault that hit it
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    query_pairs: list[tuple[str, str]]
-    params: Json  # query and body merged, as Grape sees them
-    headers: dict[str, str]
-    body: Json | None = None
-    user: User | None = None
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-
-
 # -- the stand-in -------------------------------------------------------------------------------
 
 
-class GitLabStandIn(PeopleMixin):
+class GitLabStandIn(PeopleMixin, ReviewsApi):
     """A GitLab that serves ``/api/v4`` on ``127.0.0.1:<ephemeral port>``; see the module doc."""
 
     def __init__(
@@ -300,6 +290,7 @@ class GitLabStandIn(PeopleMixin):
         self.executed_quick_actions: list[Json] = []
         self.position_rejections: list[Json] = []
         self.server_errors: list[str] = []
+        self._init_reviews()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
@@ -307,10 +298,11 @@ class GitLabStandIn(PeopleMixin):
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
-        self._members: dict[int, dict[int, tuple[int, bool]]] = {}
+        self._inherited: set[tuple[int, int]] = set()  # (project, user): a member through a group
         self._awards: list[Json] = []
         self._in_flight = 0
         self._idle = threading.Condition(threading.Lock())
+        self.slowed = threading.Event()  # set when a slow_write fault holds a request
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.standin = self
         self._thread: threading.Thread | None = None
@@ -381,6 +373,7 @@ class GitLabStandIn(PeopleMixin):
         """Serve ``repo`` as project ``path_with_namespace``; returns the project id."""
         with self._lock:
             project = Project(next(self._ids), path_with_namespace, repo, repo.default_branch)
+            project.members[self.bot.id] = DEVELOPER  # the bot's role, as README's least privilege says
             self._projects[project.id] = project
             return project.id
 
@@ -467,6 +460,7 @@ class GitLabStandIn(PeopleMixin):
             else:
                 note = self._reply(mr, self._discussion(mr, discussion_id), author, body)
             note.system = system
+            self._notify(mr, author, "note")
             return self._note_entity(mr, note)
 
     # fault injection
@@ -563,10 +557,11 @@ class GitLabStandIn(PeopleMixin):
                     for note in self._all_notes(mr):
                         if note.author.id != self.bot.id:
                             continue
+                        web = self._mr_entity(mr, pending=False)["web_url"]
                         found = [
                             *(f"quick action /{c}" for c in gitlab_markdown.quick_actions(note.body)),
                             *(f"command line {c!r}" for c in gitlab_markdown.command_lines(note.body)),
-                            *gitlab_markdown.unsafe_markup(note.body),
+                            *gitlab_markdown.unsafe_markup(note.body, links_to=f"{web}#note_"),
                         ]
                         problems += [f"!{mr.iid} note {note.id}: {problem}" for problem in found]
         return problems
@@ -796,10 +791,10 @@ class GitLabStandIn(PeopleMixin):
             "author": mr.author.entity(base),
             "assignees": [],
             "assignee": None,
-            "reviewers": [],
+            "reviewers": [self._users[uid].entity(base) for uid in mr.reviewers],
             "source_project_id": mr.project.id,
             "target_project_id": mr.project.id,
-            "labels": [],
+            "labels": list(mr.labels),
             "draft": mr.draft,
             "work_in_progress": mr.draft,
             "imported": False,
@@ -945,6 +940,7 @@ class GitLabStandIn(PeopleMixin):
         with self._lock:
             fault = self._take_fault(request)
         if fault is not None and fault.kind == "slow_write":
+            self.slowed.set()
             time.sleep(fault.delay)  # held outside the lock: other requests go on meanwhile
         with self._lock:
             try:
@@ -1218,6 +1214,7 @@ class GitLabStandIn(PeopleMixin):
         discussion = self._new_discussion(
             mr, request.user, body, position, commit_id=request.params.get("commit_id") if position else None
         )
+        self._notify(mr, request.user, "note")
         return Response(201, self._discussion_entity(mr, discussion))
 
     def _accept_position(self, request: Request, mr: MergeRequest, position: Any) -> Json:
@@ -1257,6 +1254,7 @@ class GitLabStandIn(PeopleMixin):
         discussion = self._discussion(mr, p["discussion"])
         assert request.user is not None
         note = self._reply(mr, discussion, request.user, _body_param(request.params))
+        self._notify(mr, request.user, "note")
         return Response(201, self._note_entity(mr, note))
 
     def get_discussion_note(self, _: Request, p: dict[str, str]) -> Response:
@@ -1308,6 +1306,7 @@ class GitLabStandIn(PeopleMixin):
         note = self._new_discussion(
             mr, request.user, _body_param(request.params), None, individual=True
         ).notes[0]
+        self._notify(mr, request.user, "note")
         return Response(201, self._note_entity(mr, note))
 
     def update_note(self, request: Request, p: dict[str, str]) -> Response:
@@ -1370,6 +1369,19 @@ ROUTES: list[tuple[str, tuple[str, ...], str]] = [
         ("PUT", f"{_MR}/notes/:note", "update_note"),
         ("DELETE", f"{_MR}/notes/:note", "delete_note"),
         *PEOPLE_ROUTES,
+        ("GET", f"{_MR}/draft_notes", "list_drafts"),
+        ("POST", f"{_MR}/draft_notes", "create_draft"),
+        ("POST", f"{_MR}/draft_notes/bulk_publish", "bulk_publish_drafts"),
+        ("GET", f"{_MR}/draft_notes/:draft", "get_draft"),
+        ("PUT", f"{_MR}/draft_notes/:draft", "update_draft"),
+        ("DELETE", f"{_MR}/draft_notes/:draft", "delete_draft"),
+        ("PUT", f"{_MR}/draft_notes/:draft/publish", "publish_draft"),
+        ("GET", f"{_MR}/approvals", "get_approvals"),
+        ("POST", f"{_MR}/approve", "approve_mr"),
+        ("POST", f"{_MR}/unapprove", "unapprove_mr"),
+        ("GET", f"{_MR}/reviewers", "list_reviewers"),
+        ("GET", f"{_MR}/resource_label_events", "list_label_events"),
+        ("GET", "projects/:project/members/all/:user", "get_member_all"),
     ]
 ]
 
@@ -1395,38 +1407,6 @@ def _match(pattern: tuple[str, ...], segments: list[str]) -> dict[str, str] | No
 
 
 # -- request helpers (pure) ---------------------------------------------------------------------
-
-
-def normalize_position(position: Json) -> Json:
-    """The position as GitLab stores and returns it (lines as integers, absent ones null)."""
-
-    def as_int(value: Any) -> int | None:
-        return None if value in (None, "") else int(value)
-
-    normalized = {
-        key: position.get(key) for key in ("base_sha", "start_sha", "head_sha", "old_path", "new_path")
-    }
-    normalized.update(
-        position_type="text",
-        old_line=as_int(position.get("old_line")),
-        new_line=as_int(position.get("new_line")),
-        ignore_whitespace_change=False,
-    )
-    line_range = position.get("line_range")
-    if line_range:
-        normalized["line_range"] = {
-            side: {
-                "line_code": end.get("line_code"),
-                "type": end.get("type"),
-                "old_line": as_int(end.get("old_line")),
-                "new_line": as_int(end.get("new_line")),
-            }
-            for side, end in line_range.items()
-            if side in ("start", "end")
-        }
-    else:
-        normalized["line_range"] = None
-    return normalized
 
 
 def parse_body(raw: bytes, content_type: str) -> Json:
@@ -1488,21 +1468,6 @@ def _body_param(params: Json) -> str:
             {"message": '400 Bad request - Note {:note=>["is too long (maximum is 1000000 characters)"]}'},
         )
     return body
-
-
-def _bool_param(params: Json, key: str, required: bool = False) -> bool | None:
-    value = params.get(key)
-    if value is None:
-        if required:
-            raise _bad_request(f"{key} is missing")
-        return None
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "1", "t", "yes", "y"):
-        return True
-    if str(value).lower() in ("false", "0", "f", "no", "n"):
-        return False
-    raise _bad_request(f"{key} is invalid")
 
 
 def _truthy(value: str | None) -> bool:

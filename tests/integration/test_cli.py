@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -13,13 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from fakes.gateway_server import FakeGateway
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
+from fakes.webhooks import merge_request_hook
+from review_stack import open_todo_mr, settings_env, summaries, wait_for
 
 from reviewer.app.cli import main
+from reviewer.app.config import SHIPPED_PROMPTS
 
 AWS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -131,6 +136,28 @@ def test_doctor_checks_every_connection(
     assert "ok   gitlab" in out and "ok   model gateway" in out and "FAIL" not in out
 
 
+def test_doctor_names_settings_a_review_would_not_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(SHIPPED_PROMPTS, prompts)
+    (prompts / "teams" / "payments.yaml").write_text("approve: sometimes\nmax_comments: 3\n")
+    monkeypatch.setenv("REVIEWER_PROMPTS_DIR", str(prompts))
+    config = tmp_path / ".ai-review.yaml"
+    config.write_text("colour: blue\nreview_drafts: true\n")
+    main(["doctor", "--repo-config", str(config)])
+    lines = capsys.readouterr().out.splitlines()
+    (team,) = [ln for ln in lines if " team settings: " in ln]
+    assert team.startswith("WARN") and "payments.yaml: approve: 'sometimes' is not true or false" in team
+    (repo,) = [ln for ln in lines if " repository settings " in ln]
+    assert repo.startswith("WARN") and ".ai-review.yaml: colour: unknown key, ignored" in repo
+
+    config.write_text("review_drafts: true\n")
+    main(["doctor", "--repo-config", str(config)])
+    (repo,) = [ln for ln in capsys.readouterr().out.splitlines() if " repository settings " in ln]
+    assert repo == "ok   repository settings (.ai-review.yaml): applies in full (review_drafts)"
+
+
 @pytest.mark.parametrize(
     ("admin", "scopes", "label", "said"),
     [
@@ -157,10 +184,11 @@ def test_doctor_holds_the_token_to_least_privilege(
 def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))}
     port = free_port()
-    env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port))
+    # The command line's --host is what the intake binds, and what decides whether the pages are on.
+    env.update(HOME=str(tmp_path), REVIEWER_PORT=str(port), REVIEWER_HOST="0.0.0.0")
     log = tmp_path / "serve.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "reviewer.app.cli", "serve"],
+        [sys.executable, "-m", "workers.main", "serve", "--host", "127.0.0.1"],
         env=env,
         cwd=tmp_path,
         stdout=log.open("wb"),
@@ -177,9 +205,56 @@ def test_serve_starts_on_nothing_but_defaults(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
         forged = httpx.post(f"http://127.0.0.1:{port}/webhooks/gitlab", json={"object_kind": "merge_request"})
         assert forged.status_code == 401
+        pages = httpx.get(f"http://127.0.0.1:{port}/ui/")  # on loopback without a token: open
+        assert pages.status_code == 200 and "No review recorded yet" in pages.text
+        (redis_server,) = [p for p in psutil.Process(process.pid).children() if "redis-server" in p.name()]
     finally:
-        process.terminate()
+        process.terminate()  # SIGTERM
         process.wait(timeout=30)
+    assert process.returncode == 128 + 15  # stopped through its `finally`, which stops the server
+    assert not redis_server.is_running() or redis_server.status() == psutil.STATUS_ZOMBIE
     text = log.read_text()
     assert "REVIEWER_GITLAB_URL" in text and "embedded" in text
+    assert f"Pages: http://127.0.0.1:{port}/ui/ (this machine only)" in text
     assert "Traceback" not in text
+
+
+def test_serve_takes_deliveries_while_a_model_setting_is_invalid_and_each_review_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with GitLabStandIn() as gitlab, FakeGateway() as gateway:
+        project_id, iid = open_todo_mr(gitlab, tmp_path / "app")
+        env = settings_env(gitlab, gateway, tmp_path, REVIEWER_LLM_TIMEOUT="soon")
+        port = free_port()
+        log = tmp_path / "serve.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.main", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            intake = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _answers(intake), 60, lambda: "the intake", process, log)
+            headers, payload = merge_request_hook(gitlab, project_id, iid, "open")
+            assert httpx.post(f"{intake}/webhooks/gitlab", json=payload, headers=headers).status_code == 202
+            wait_for(lambda: summaries(gitlab, project_id, iid), 60, lambda: "a summary note", process, log)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    (summary,) = summaries(gitlab, project_id, iid)
+    assert "could not be completed" in summary and "REVIEWER_LLM_TIMEOUT" in summary
+    assert "reviews will fail until this is fixed" in log.read_text()
+    assert gateway.requests == []
+
+    monkeypatch.setenv("REVIEWER_LLM_TIMEOUT", "soon")
+    assert main(["doctor"]) == 2
+    assert "REVIEWER_LLM_TIMEOUT" in capsys.readouterr().err
+
+
+def _answers(intake: str) -> bool:
+    try:
+        return httpx.get(f"{intake}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

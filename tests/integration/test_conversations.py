@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import _state as celery_state
 from fakes.gateway_server import FakeGateway, error
 from fakes.gitlab_people import DEVELOPER, GUEST, MAINTAINER
 from fakes.gitlab_server import GitLabStandIn
@@ -32,7 +31,7 @@ from reviewer.app.feedback import FeedbackStore
 from reviewer.app.state import connect
 from reviewer.review.evaluation import load_cases
 from workers.celery_app import create_celery
-from workers.runtime import Runtime, start_runtime, start_worker_thread
+from workers.runtime import CeleryRuntime, Running
 
 SECRET = "webhook-secret"
 BASE_DB = (
@@ -93,7 +92,7 @@ def model(request: dict[str, Any]) -> str:
 class Bot:
     gitlab: GitLabStandIn
     gateway: FakeGateway
-    runtime: Runtime
+    runtime: Running
     client: TestClient
     redis_url: str
     tmp: Path
@@ -181,20 +180,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
             command_limit=6,
             _env_file=None,
         )
-        # The worker's pool threads trace tasks with Celery's default app (and store results with
-        # its backend): make the runtime's app the default while this module runs.
-        previous, blocking = celery_state.default_app, celery_state.task_join_will_block()
-        runtime = start_runtime(settings, start_worker=False)
-        runtime.celery.set_default()
-        runtime._closers.append(start_worker_thread(runtime.celery))
+        runtime = CeleryRuntime().start(settings, worker=True)  # the intake and a worker in threads
         try:
             with TestClient(runtime.app) as client:
-                results = create_celery(redis_server.url)
+                results = create_celery(redis_server.url, settings)
                 yield Bot(gitlab, gateway, runtime, client, redis_server.url, tmp, results)
         finally:
             runtime.close()
-            celery_state.set_default_app(previous)
-            celery_state._set_task_join_will_block(blocking)  # a worker in this process set it
             redis_server.close()
         assert gitlab.bot_note_problems() == []
         assert gitlab.executed_quick_actions == []

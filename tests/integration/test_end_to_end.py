@@ -29,6 +29,7 @@ from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
 from fakes.webhooks import merge_request_hook, note_hook
 
+from reviewer.app.config import Settings
 from reviewer.app.embedded_redis import EmbeddedRedis
 from workers.celery_app import create_celery
 
@@ -176,8 +177,8 @@ def _running_bot(
     env.update(REVIEWER_REDIS_URL=redis_server.url, REVIEWER_LLM_MODEL="openai/gpt-4o-mini")
     logs = {name: tmp_path / f"{name}.log" for name in ("serve", "worker")}
     commands = {
-        "serve": [sys.executable, "-m", "reviewer.app.cli", "serve", "--no-demo", "--port", str(port)],
-        "worker": [sys.executable, "-m", "reviewer.app.cli", "worker", "--concurrency", "2"],
+        "serve": [sys.executable, "-m", "workers.main", "serve", "--no-demo", "--port", str(port)],
+        "worker": [sys.executable, "-m", "workers.main", "worker", "--concurrency", "2"],
     }
     processes = {
         name: subprocess.Popen(
@@ -185,7 +186,7 @@ def _running_bot(
         )
         for name, command in commands.items()
     }
-    celery = create_celery(redis_server.url)
+    celery = create_celery(redis_server.url, Settings())
     try:
         intake = f"http://127.0.0.1:{port}"
         _wait_healthy(intake, processes["serve"], logs["serve"])
@@ -348,7 +349,7 @@ def test_one_command_runs_the_whole_bot_with_the_embedded_redis_and_worker(tmp_p
         env = _environment(tmp_path, gitlab, gateway)
         log = tmp_path / "serve.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "reviewer.app.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "workers.main", "serve", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=log.open("wb"),

@@ -104,5 +104,7 @@ def test_prompts_show_and_check(
     assert "Money is Decimal." in out and "teams/payments.yaml" in out
     assert main(["prompts", "check"]) == 0
     assert "ok   payments" in capsys.readouterr().out
-    (prompts / "teams" / "broken.yaml").write_text("aspects: [poetry]\n")
-    assert main(["prompts", "check"]) == 2
+    (prompts / "teams" / "broken.yaml").write_text("aspects: [poetry]\nmin_severity: high\n")
+    assert main(["prompts", "check"]) == 1  # named; a review applies the rest of the file
+    out = capsys.readouterr().out
+    assert "WARN broken: not applied: teams/broken.yaml: aspects: unknown aspects 'poetry'" in out

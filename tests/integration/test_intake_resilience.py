@@ -33,12 +33,14 @@ from fakes.ports import free_port
 from fakes.webhooks import merge_request_hook
 
 from reviewer.app import metrics
+from reviewer.app.config import Settings
 from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.events import ReviewJob
 from reviewer.app.spool import Spool
 from reviewer.app.state import RedisDeliveryLog, connect
 from reviewer.app.web import create_app
 from workers.celery_app import REVIEW_QUEUE, create_celery
+from workers.tasks import enqueue_review
 
 SECRET = "webhook-secret"
 
@@ -63,12 +65,11 @@ class Broker:
     def _client(self) -> tuple[Celery, redis.Redis]:
         url = self.server.url
         if url not in self._clients:
-            self._clients[url] = (create_celery(url), connect(url))
+            self._clients[url] = (create_celery(url, Settings()), connect(url))
         return self._clients[url]
 
     def enqueue(self, job: ReviewJob, delivery: str) -> str:
-        kwargs = {"project_id": job.project_id, "iid": job.iid, "trigger": job.trigger, "delivery": delivery}
-        return str(self._client()[0].send_task("reviewer.review_merge_request", kwargs=kwargs).id)
+        return enqueue_review(self._client()[0], job, delivery)
 
     def first_time(self, key: str) -> bool:
         return RedisDeliveryLog(self._client()[1]).first_time(key)
@@ -117,7 +118,7 @@ class Stack:
             **env,
         )
         log = (self.tmp_path / "worker.log").open("ab")
-        command = [sys.executable, "-m", "reviewer.app.cli", "worker", "--concurrency", "1"]
+        command = [sys.executable, "-m", "workers.main", "worker", "--concurrency", "1"]
         return subprocess.Popen(command, env=environment, cwd=self.tmp_path, stdout=log, stderr=log)
 
     def summaries(self) -> list[dict[str, Any]]:
@@ -172,9 +173,13 @@ def test_redis_stopped_while_a_delivery_arrives_then_started_the_review_is_poste
             broker.server = EmbeddedRedis(redis_dir)  # Redis is back
             _wait_for(lambda: spool.count() == 0 and broker.queued() != [], "the spooled job to be queued")
             delivery = "idem:" + headers["Idempotency-Key"]
-            assert broker.queued() == [
-                {"project_id": stack.project_id, "iid": stack.iid, "trigger": "opened", "delivery": delivery}
-            ]
+            ((queued),) = broker.queued()
+            assert {k: queued[k] for k in ("project_id", "iid", "trigger", "delivery")} == {
+                "project_id": stack.project_id,
+                "iid": stack.iid,
+                "trigger": "opened",
+                "delivery": delivery,
+            }
             again = httpx.post(f"{intake}/webhooks/gitlab", json=payload, headers=headers, timeout=30)
             assert again.json()["status"] == "duplicate"  # the drainer recorded the delivery key
 

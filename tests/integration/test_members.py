@@ -1,5 +1,5 @@
-"""Who may command the bot: access levels from the members API of the GitLab stand-in, inherited
-memberships included, cached a few minutes."""
+"""Who may command the bot or override its verdict: access levels from the members API of the GitLab
+stand-in, inherited memberships included, cached a few minutes per client."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import gitlab
 import pytest
 from fakes.gitlab_people import DEVELOPER, GUEST, MAINTAINER
+from fakes.gitlab_reviews import MAINTAINER as MAINTAINER_LEVEL
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 
 from reviewer.errors import TransientError
 from reviewer.gitlab.client import GitLabClient
-from reviewer.gitlab.members import NO_ACCESS, Members
+from reviewer.gitlab.members import NO_ACCESS, Members, access_level, role_name
 
 
 @pytest.fixture
@@ -58,3 +59,31 @@ def test_levels_are_cached_and_a_failure_is_not(standin: tuple[GitLabStandIn, in
     assert members.access_level(pid, dev) == DEVELOPER
     assert len(server.requests_to("GET", r"/members/all/")) == 2  # the failure, then one read
     assert Members(api, ttl=300).access_level(pid, 10_000) == NO_ACCESS
+
+
+def test_levels_come_from_the_members_api_and_are_read_once(tmp_path: Path) -> None:
+    with GitLabStandIn() as gitlab:
+        pid = gitlab.add_project("group/app", GitRepo.create(tmp_path / "app", files={"a.py": "x = 1\n"}))
+        alice, stranger = gitlab.add_user("alice")["id"], gitlab.add_user("stranger")["id"]
+        gitlab.set_access(pid, alice, MAINTAINER_LEVEL)
+        client = GitLabClient(gitlab.url, gitlab.token, max_retries=1)
+        assert access_level(client, pid, alice) == MAINTAINER_LEVEL
+        assert access_level(client, pid, stranger) == NO_ACCESS  # 404: no member
+        assert access_level(client, pid, gitlab.bot.id) == DEVELOPER
+        asked = len(gitlab.requests_to("GET", r"/members/all/"))
+        gitlab.set_access(pid, alice, DEVELOPER)
+        assert access_level(client, pid, alice) == MAINTAINER_LEVEL  # cached for a few minutes
+        assert len(gitlab.requests_to("GET", r"/members/all/")) == asked == 3
+        assert access_level(GitLabClient(gitlab.url, gitlab.token), pid, alice) == DEVELOPER  # another client
+
+
+def test_role_names() -> None:
+    assert [role_name(n) for n in (0, 10, 20, 30, 35, 40, 50)] == [
+        "no member",
+        "Guest",
+        "Reporter",
+        "Developer",
+        "Developer",
+        "Maintainer",
+        "Owner",
+    ]

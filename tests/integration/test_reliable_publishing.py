@@ -163,28 +163,42 @@ def _every_finding_once(mr: MR) -> None:
     assert len(mr.summaries()) == 1
 
 
+# Threads are drafts published as one review (GitLab's Draft Notes API), or, where GitLab has no
+# such API, discussions posted one by one: each write path is tested.
+WRITES = [
+    pytest.param(r"/draft_notes$", True, id="drafts"),
+    pytest.param(r"/discussions$", False, id="threads"),
+]
+
+
+@pytest.mark.parametrize(("path", "drafts"), WRITES)
 @pytest.mark.parametrize("fault", ["lost_answer", "dropped_answer", "late_answer"])
-def test_lost_answers_on_the_first_and_third_thread_posts_leave_no_duplicate(mr: MR, fault: str) -> None:
+def test_lost_answers_on_the_first_and_third_thread_posts_leave_no_duplicate(
+    mr: MR, fault: str, path: str, drafts: bool
+) -> None:
     # lost_answer: a 500 after the write; dropped_answer: the connection closes after it;
     # late_answer: the write is done at once, the answer comes after the client's timeout.
-    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(1, 3), delay=2.5)
+    mr.gitlab.draft_notes_api = drafts
+    mr.gitlab.inject("POST", path, fault, nth=(1, 3), delay=2.5)
     outcome = mr.review(timeout=1.5)  # generous on loopback: only the late answers time out
     assert mr.gitlab.wait_idle(timeout=10)
     assert outcome.status == "reviewed"
     _every_finding_once(mr)
-    posts = mr.gitlab.requests_to("POST", r"/discussions$")
+    posts = mr.gitlab.requests_to("POST", path)
     assert len(posts) == len(mr.bot_threads()) == 4  # one per line, none sent twice
     assert [p.fault for p in posts].count(fault) == 2
     assert mr.ledger.last_reviewed(mr.pid, mr.iid) == mr.head
 
 
+@pytest.mark.parametrize(("path", "drafts"), WRITES)
 @pytest.mark.parametrize("fault", ["refused", "slow_write"])
 def test_a_review_retried_after_failing_mid_publish_asks_the_model_nothing_and_posts_nothing_twice(
-    mr: MR, fault: str
+    mr: MR, fault: str, path: str, drafts: bool
 ) -> None:
     # "refused": GitLab wrote nothing and said so (502). "slow_write": the write lands after the
     # client gave up waiting, so a read-back right away cannot see it yet.
-    mr.gitlab.inject("POST", r"/discussions$", fault, nth=(2,), status=502, delay=2.5)
+    mr.gitlab.draft_notes_api = drafts
+    mr.gitlab.inject("POST", path, fault, nth=(2,), status=502, delay=2.5)
     with pytest.raises(TransientError, match="not there"):
         mr.review(timeout=1.5)
     assert mr.summaries() == [] and mr.ledger.last_reviewed(mr.pid, mr.iid) is None
@@ -207,10 +221,11 @@ def test_the_secret_detector_and_the_model_on_one_line_make_one_thread_listing_b
     assert len(MARKER.findall(body)) == 2 and "Hard-coded AWS secret" in body
     assert AWS_KEY not in body
 
-    posts, asked = len(mr.gitlab.requests_to("POST", r"/discussions")), mr.model_calls()
+    writes = r"/discussions|/draft_notes"
+    posts, asked = len(mr.gitlab.requests_to("POST", writes)), mr.model_calls()
     again = mr.review("command", "idem:again")  # someone asks for a fresh review of the same head
     assert again.status == "reviewed" and again.inline == 0 and again.already_posted == 5
-    assert len(mr.gitlab.requests_to("POST", r"/discussions")) == posts  # no thread, no reply
+    assert len(mr.gitlab.requests_to("POST", writes)) == posts  # no thread, no reply
     assert mr.model_calls() == asked  # the stored answers: the same findings, word for word
     _every_finding_once(mr)
 
@@ -258,7 +273,7 @@ def test_a_push_after_a_partial_review_reviews_the_push_and_the_failed_files(mr:
 
 
 def test_a_review_command_retried_after_a_transient_error_is_not_dropped_by_its_cooldown(mr: MR) -> None:
-    mr.gitlab.inject("POST", r"/notes$", "refused", status=503)  # the summary note, first try
+    mr.gitlab.inject("POST", r"/bulk_publish$", "refused", status=503)  # the review, first try
     with pytest.raises(TransientError):
         mr.review("command", "idem:1")
     asked = mr.model_calls()

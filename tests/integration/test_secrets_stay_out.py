@@ -143,7 +143,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         **env,
     )
     return subprocess.run(
-        [sys.executable, "-m", "reviewer.app.cli", *args],
+        [sys.executable, "-m", "workers.main", *args],
         env=base,
         cwd=tmp_path,
         capture_output=True,

@@ -76,15 +76,6 @@ def test_model_answers_are_kept_per_head_for_a_week(redis_url: str) -> None:
     assert 6 * 24 * 3600 < client.ttl("reviewer:answers:7:3:abc") <= ANSWER_TTL_SECONDS
 
 
-def test_one_review_of_an_mr_at_a_time(redis_url: str) -> None:
-    ledger = ReviewLedger(connect(redis_url))
-    first, second = ledger.lock(7, 3, seconds=30), ledger.lock(7, 3, seconds=30)
-    assert first.acquire(blocking=False)
-    assert not second.acquire(blocking=False)
-    first.release()
-    assert second.acquire(blocking=False)
-
-
 def test_both_url_spellings_reach_the_same_server(redis_url: str) -> None:
     connect(redis_url).set("k", "v")
     assert connect(redis_url.replace("unix://", "redis+socket://")).get("k") == b"v"

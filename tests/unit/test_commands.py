@@ -3,6 +3,9 @@ command is registered with what it needs."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from reviewer.app.commands import COMMANDS, Command, parse
@@ -43,6 +46,19 @@ def test_every_command_says_how_to_use_it_and_who_may() -> None:
         "ignore",
         "remember",
         "forget",
+        "override",
     } <= set(COMMANDS)
     assert {name for name, spec in COMMANDS.items() if spec.level >= MAINTAINER} == {"remember", "forget"}
     assert all(spec.level >= DEVELOPER and spec.usage.startswith("/ai-review") for spec in COMMANDS.values())
+
+
+def test_an_override_asks_for_a_review_that_reads_its_note() -> None:
+    """Who may override and why is decided by the review (reviewer.gitlab.overrides), which names a
+    refusal in the summary: the command only hands over the note."""
+    event: Any = SimpleNamespace(project_id=7, iid=3, note=SimpleNamespace(id=99), author=42)
+    unused: Any = None  # the handler reads nothing of the context
+    reply = COMMANDS["override"].handler(unused, event, Command("override", "incident 42"))
+    assert reply.text is None and reply.review is not None
+    review = reply.review
+    assert (review.trigger, review.note_id, review.requested_by) == ("override", 99, 42)
+    assert (review.project, review.iid, review.delivery) == (7, 3, "note:99")

@@ -84,10 +84,26 @@ def test_secret_values_are_every_configured_secret() -> None:
         llm_api_key="sk-b2",
         aig_token="aig-c3",
         backstage_token="bst-d4",
+        mcp_token="mcp-e5",
+        ui_token="ui-f6",
         redis_url="redis://:p%40ss@redis:6379/0",
         _env_file=None,
     )
     assert set(settings.secret_values()) == {
-        "glpat-a1", "old-hook", "new-hook", "sk-b2", "aig-c3", "bst-d4", "p@ss", "p%40ss",
+        "glpat-a1", "old-hook", "new-hook", "sk-b2", "aig-c3", "bst-d4", "mcp-e5", "ui-f6", "p@ss", "p%40ss",
     }  # fmt: skip
     assert Settings(_env_file=None).secret_values() == ()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", None), ("768", 768)])
+def test_the_answer_limit_is_unset_when_blank(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None
+) -> None:
+    monkeypatch.setenv("REVIEWER_LLM_MAX_TOKENS", value)
+    assert load_settings().llm_max_tokens == expected
+
+
+def test_an_answer_limit_of_zero_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEWER_LLM_MAX_TOKENS", "0")
+    with pytest.raises(ConfigError, match="REVIEWER_LLM_MAX_TOKENS"):
+        load_settings()

@@ -181,3 +181,19 @@ def test_every_real_payload_of_the_corpus_is_classified(real_hooks: list[tuple[s
     for name, outcome in outcomes.items():
         if "commit" in name or "issue" in name or "snippet" in name:
             assert isinstance(outcome, Ignored), name
+
+
+def test_a_label_change_may_be_the_break_glass_label() -> None:
+    payload = _mr("update")
+    payload["changes"] = {"labels": {"previous": [], "current": [{"title": "ai-review::override"}]}}
+    job = classify("Merge Request Hook", payload)
+    assert isinstance(job, ReviewJob) and job.trigger == "labeled"
+
+
+def test_the_override_command_names_its_note_for_the_worker_to_read() -> None:
+    """Like every command, an override goes to the conversation task by its note's id (the worker
+    reads the note, its author and reason from GitLab; reviewer.app.commands dispatches it)."""
+    payload = _note("hotfix\n/ai-review override incident 42, reviewed by hand\n")
+    payload["object_attributes"]["id"] = 99  # type: ignore[index]
+    job = classify("Note Hook", payload)
+    assert job == ReviewJob(project_id=7, iid=3, trigger="note", head_sha="abc", requested_by=42, note_id=99)

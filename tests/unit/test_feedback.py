@@ -11,7 +11,14 @@ from reviewer.gitlab.api import BotThread
 from reviewer.gitlab.feedback import applied, thread_feedback
 from reviewer.gitlab.reactions import Reaction
 from reviewer.review.evaluation import Case, Expected, score_case
-from reviewer.review.feedback import FeedbackEvent, Signal, Verdict, eval_case, posted_findings, verdict
+from reviewer.review.feedback import (
+    FeedbackEvent,
+    FeedbackVerdict,
+    Signal,
+    eval_case,
+    feedback_verdict,
+    posted_findings,
+)
 from reviewer.review.findings import Finding, Severity, Side
 
 DIFF = """--- a/app/db.py
@@ -39,12 +46,15 @@ def _finding(aspect: str = "security", line: int = 5, source: str = "model") -> 
 
 
 def test_an_explicit_dismissal_wins_then_what_people_did_then_thumbs() -> None:
-    assert verdict({Signal.DISMISSED: 1, Signal.APPLIED: 1, Signal.THUMBS_UP: 3}) is Verdict.DISMISSED
-    assert verdict({Signal.RESOLVED: 1, Signal.THUMBS_DOWN: 2}) is Verdict.ACCEPTED
-    assert verdict({Signal.FIXED: 1}) is Verdict.ACCEPTED
-    assert verdict({Signal.THUMBS_UP: 1, Signal.THUMBS_DOWN: 2}) is Verdict.DISMISSED
-    assert verdict({Signal.THUMBS_UP: 1, Signal.THUMBS_DOWN: 1}) is None
-    assert verdict({}) is None
+    assert (
+        feedback_verdict({Signal.DISMISSED: 1, Signal.APPLIED: 1, Signal.THUMBS_UP: 3})
+        is FeedbackVerdict.DISMISSED
+    )
+    assert feedback_verdict({Signal.RESOLVED: 1, Signal.THUMBS_DOWN: 2}) is FeedbackVerdict.ACCEPTED
+    assert feedback_verdict({Signal.FIXED: 1}) is FeedbackVerdict.ACCEPTED
+    assert feedback_verdict({Signal.THUMBS_UP: 1, Signal.THUMBS_DOWN: 2}) is FeedbackVerdict.DISMISSED
+    assert feedback_verdict({Signal.THUMBS_UP: 1, Signal.THUMBS_DOWN: 1}) is None
+    assert feedback_verdict({}) is None
 
 
 def test_a_posted_finding_is_recorded_with_its_prompt_version_model_and_hunk() -> None:
@@ -80,7 +90,7 @@ def test_a_judged_hunk_becomes_an_eval_case_that_expects_the_accepted_finding_on
         prompt_versions={"security": "v1", "style": "v2"},
         models={},
     )
-    case = eval_case([(accepted, Verdict.ACCEPTED), (dismissed, Verdict.DISMISSED)])
+    case = eval_case([(accepted, FeedbackVerdict.ACCEPTED), (dismissed, FeedbackVerdict.DISMISSED)])
     assert case is not None
     diff, spec_text = case
     spec = yaml.safe_load(spec_text)

@@ -81,9 +81,22 @@ def test_unsafe_markup_is_found(body: str, problem: str) -> None:
         "\\[x\\](javascript:x) and \\!\\[i\\](y) and &lt;img&gt;",
         "<!-- ai-review summary -->\n<details><summary>x</summary>\n</details>\n<sub>s</sub>",
         "<!-- ai-review fp=0123abcd code=89ef0123 -->",
+        "<!-- ai-review fp=0123abcd code=89ef0123 sev=high aspect=security -->",
         "see [docs](https://docs.example) and https://e.x and www.e.x",
         "mail bob (at) example",
     ],
 )
 def test_code_escapes_the_bots_own_tags_and_https_links_are_fine(body: str) -> None:
     assert unsafe_markup(body) == []
+
+
+def test_a_bots_links_may_point_only_to_notes_of_its_merge_request() -> None:
+    mine = "https://gitlab.example/group/app/-/merge_requests/7#note_"
+    assert unsafe_markup(f"see [thread]({mine}42)", links_to=mine) == []
+    for target in (
+        "https://evil.example/x",
+        f"{mine}42/../x",
+        "https://gitlab.example/group/app/-/merge_requests/8#note_1",
+    ):
+        (problem,) = unsafe_markup(f"see [thread]({target})", links_to=mine)
+        assert "not to a note of this MR" in problem

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from reviewer.diff.parsing import FileDiff, FileStatus, parse_unified
-from reviewer.gitlab.increment import Scope, changed_since, review_scope
+from reviewer.gitlab.increment import Scope, changed_since, own_changes, review_scope
 from reviewer.review.memory import Unfinished
 
 MR = """\
@@ -114,3 +114,41 @@ def test_a_push_after_a_partial_review_adds_the_failed_files_whole() -> None:
 def test_a_head_that_cannot_be_compared_any_more_means_the_whole_merge_request() -> None:
     scope = _scope(follow_up=True, last_reviewed="gone")
     assert scope.since is None and [f.path for f in scope.files] == ["a.py", "b.py"]
+
+
+def test_a_rebase_leaves_the_own_patches_and_their_files_out() -> None:
+    """The same MR after its target moved: line numbers shift, context lines change, the added
+    and removed lines are the same; b.py gained a line of its own."""
+    rebased = (
+        MR.replace("@@ -10,3 +10,4 @@", "@@ -12,3 +12,4 @@")
+        .replace(" x = 1\n", " x = 'changed on main'\n")
+        .replace("@@ -40,3 +41,3 @@", "@@ -42,3 +43,3 @@")
+        .replace("+two\n", "+two\n+and a half\n")
+        .replace("@@ -1,2 +1,3 @@", "@@ -1,2 +1,4 @@")
+    )
+    before, after = parse_unified(MR), parse_unified(rebased)
+    assert own_changes(before, after) == {"b.py"}
+    assert own_changes(before, before) == set()
+    assert own_changes(before, after[:1]) == {"b.py"}  # dropped from the MR
+
+    target_moved = _interdiff("--- a/a.py\n+++ b/a.py\n@@ -12,1 +12,1 @@\n-x = 1\n+x = 'changed on main'\n")
+    rebase_only = review_scope(
+        before,
+        "new",
+        follow_up=True,
+        last_reviewed="old",
+        unfinished=None,
+        interdiff=lambda since: target_moved,
+        own_patches=lambda since: before,
+    )
+    assert rebase_only == Scope((), since="old", rebased=True)
+    without_versions = review_scope(
+        before,
+        "new",
+        follow_up=True,
+        last_reviewed="old",
+        unfinished=None,
+        interdiff=lambda since: target_moved,
+        own_patches=lambda since: None,  # no version of that head: the straight compare decides
+    )
+    assert [f.path for f in without_versions.files] == ["a.py"] and not without_versions.rebased

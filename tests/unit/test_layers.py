@@ -30,3 +30,10 @@ def test_only_the_config_module_reads_the_environment() -> None:
         if re.search(r"os\.environ|os\.getenv|load_dotenv", path.read_text())
     }
     assert readers <= {"app/config.py"}
+
+
+def test_nothing_under_reviewer_imports_workers_and_the_cli_loads_no_celery() -> None:
+    for path in REVIEWER.rglob("*.py"):
+        assert not re.search(r"^\s*(import|from) workers\b", path.read_text(), re.M), path
+    loaded = _modules_after_import("reviewer.app.cli")
+    assert not {m for m in loaded if m.split(".")[0] in {"workers", "celery", "kombu"}}

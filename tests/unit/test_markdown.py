@@ -192,7 +192,7 @@ def test_a_diagram_block_is_shown_as_plain_code() -> None:
 def test_a_multi_line_suggestion_reaches_back_from_the_commented_last_line() -> None:
     body = comment(_finding(2, "y = 4\nz = g(y)", end=3), _inline(2, end=3).position).text
     assert "```suggestion:-1+0\ny = 4\nz = g(y)\n```" in body
-    assert body.endswith("<!-- ai-review fp=0123456789abcdef -->")
+    assert body.endswith("<!-- ai-review fp=0123456789abcdef sev=medium aspect=style -->")
     assert "`@bob`" in body and "\n/close" not in body
 
 

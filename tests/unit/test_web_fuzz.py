@@ -396,7 +396,8 @@ def test_no_generated_delivery_gets_a_5xx_or_queues_what_is_not_a_review(part: i
         queued.append((job, key))
         return f"task-{len(queued)}"
 
-    app = create_app((SECRET,), enqueue, _Deliveries(), max_body_bytes=LIMIT)
+    # an in-memory enqueue: a long timeout keeps a loaded machine from spooling (tested elsewhere)
+    app = create_app((SECRET,), enqueue, _Deliveries(), max_body_bytes=LIMIT, enqueue_timeout=60.0)
     loop = asyncio.new_event_loop()
     answers: dict[int, int] = {}
 

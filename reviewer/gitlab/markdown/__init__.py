@@ -42,6 +42,7 @@ __all__ = [
     "Markdown",
     "code",
     "comment",
+    "failed_review",
     "help_reply",
     "note",
     "reply",
@@ -297,7 +298,7 @@ def comment(finding: Finding, position: Position | None) -> Markdown:
     suggestion = _suggestion_block(finding, position)
     if suggestion:
         parts.append(suggestion)
-    marker = fingerprint_marker(finding.fingerprint, finding.anchor)
+    marker = fingerprint_marker(finding.fingerprint, finding.anchor, finding.severity.value, finding.aspect)
     if marker:
         parts.append(marker)
     return _made("\n\n".join(parts))
@@ -333,4 +334,4 @@ def resolved_reply() -> Markdown:
 
 
 from reviewer.gitlab.markdown.replies import help_reply, reply  # noqa: E402  (they render with the primitives above)
-from reviewer.gitlab.markdown.summary import summary  # noqa: E402
+from reviewer.gitlab.markdown.summary import failed_review, summary  # noqa: E402

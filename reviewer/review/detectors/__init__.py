@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
-    from reviewer.review.detectors.secrets import Masker, SecretScan, scan
+    from reviewer.review.detectors.secrets import Masker, SecretScan, scan, scan_text
 
-__all__ = ["Masker", "SecretScan", "scan"]
+__all__ = ["Masker", "SecretScan", "scan", "scan_text"]
 
-__getattr__ = lazy_exports(__name__, {"secrets": ("Masker", "SecretScan", "scan")})
+__getattr__ = lazy_exports(__name__, {"secrets": ("Masker", "SecretScan", "scan", "scan_text")})

@@ -49,7 +49,7 @@ from detect_secrets.settings import get_plugins, transient_settings
 from reviewer.diff.parsing import FileDiff, LineKind
 from reviewer.review.findings import Finding, Severity, Side
 
-__all__ = ["REDACTED", "Masker", "SecretScan", "masked_preview", "scan"]
+__all__ = ["REDACTED", "Masker", "SecretScan", "masked_preview", "scan", "scan_text"]
 
 REDACTED = "[REDACTED]"
 SOURCE = "secrets"
@@ -130,6 +130,16 @@ def scan(files: Sequence[FileDiff]) -> SecretScan:
     """Scan every line and file name of ``files``: one finding per added line that holds secrets,
     and a masker for every secret found anywhere."""
     return _scan(files, prescreen=True)
+
+
+def scan_text(texts: Iterable[str]) -> Masker:
+    """A masker for the secrets in free text that is no part of a diff (an MR's title, a project
+    path, a prompt), found by the same plugins and filters as in a diff."""
+    numbered = [(number, text) for number, text in enumerate(texts, 1) if text]
+    with _SETTINGS_LOCK, transient_settings(_settings()) as settings:
+        settings.disable_filters(_EXISTS_FILTER)
+        hits = [hit for hit in _scan_lines("text", numbered, None, added=set()) if _worth_reporting(hit)]
+    return Masker(value for hit in hits for value in (hit.secret, *hit.also_masked))
 
 
 def _scan(files: Sequence[FileDiff], *, prescreen: bool) -> SecretScan:
