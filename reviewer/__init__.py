@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         WebhookRejected,
     )
     from reviewer.pipeline import ReviewObserver, ReviewOutcome, ReviewRequest, review_merge_request
+    from reviewer.policy import team_policy
 
 __all__ = [
     "BackstageCatalog",
@@ -44,6 +45,7 @@ __all__ = [
     "TransientError",
     "WebhookRejected",
     "review_merge_request",
+    "team_policy",
 ]
 
 __getattr__ = lazy_exports(
@@ -62,5 +64,6 @@ __getattr__ = lazy_exports(
             "WebhookRejected",
         ),
         "pipeline": ("ReviewObserver", "ReviewOutcome", "ReviewRequest", "review_merge_request"),
+        "policy": ("team_policy",),
     },
 )

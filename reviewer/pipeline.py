@@ -14,35 +14,38 @@ remembered, ``ReviewObserver`` for what is counted; the app layer implements bot
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from reviewer.catalog import ServiceCatalog, ServiceContext
+from reviewer.catalog import ServiceCatalog
 from reviewer.diff.parsing import DiffParseError, FileDiff, MergeRequestDiff
 from reviewer.diff.positions import Inline, InSummary
-from reviewer.errors import ConfigError, GitLabError
+from reviewer.errors import GitLabError
 from reviewer.gitlab import markdown
 from reviewer.gitlab.client import GitLabClient, MergeRequestInfo
-from reviewer.gitlab.increment import Scope, review_scope
+from reviewer.gitlab.feedback import record_feedback
+from reviewer.gitlab.increment import Scope, narrow_scope, review_scope
 from reviewer.gitlab.publish import addressed, decide_publication, still_present
 from reviewer.gitlab.repository_files import file_reader, repository_instructions
 from reviewer.gitlab.submit import submit_review
 from reviewer.gitlab.summary import SummaryInput
 from reviewer.gitlab.versions import version_files
 from reviewer.model.usage import Usage
+from reviewer.policy import team_policy
 from reviewer.review.engine import Analysis, Engine
 from reviewer.review.findings import Finding
 from reviewer.review.memory import Ledger, PublishState
-from reviewer.review.prompts import ConfigProblem, TeamPolicy, parse_overrides, with_instructions
+from reviewer.review.prompts import TeamPolicy, with_instructions
 from reviewer.review.report import render_report
 from reviewer.review.verdict import Override, Standing, judge
 
 log = logging.getLogger(__name__)
 
-REPO_CONFIG_FILE = ".ai-review.yaml"
+
 AUTOMATIC = ("opened", "pushed", "reopened", "ready", "labeled")  # not asked for by a person
 RERUNS = ("command", "override", "labeled")  # review the head again even when it was reviewed
+ASKED = ("command", "override", "manual")  # asked for by a person: they run on a paused MR too
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,15 @@ class ReviewRequest:
     requested_by: int | None = None  # the author of a /ai-review note
     job_id: str = ""  # the queued job's id: its retries are not a second request of a command
     note_id: int | None = None  # the note that asked (``/ai-review override <reason>``)
+    # what a command asked for (reviewer.app.commands): everything again, one aspect, one file
+    full: bool = False
+    aspects: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    @property
+    def narrowed(self) -> bool:
+        """Only some aspects or files: the MR is not reviewed as a whole."""
+        return bool(self.aspects or self.paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +163,12 @@ def _review(
     head = diff.refs.head_sha
     if info.state in ("closed", "merged", "locked"):
         return ReviewOutcome("skipped", f"merge request is {info.state}", head)
-    service = _service(catalog, gitlab, info, diff)
-    policy = _policy(engine, gitlab, info, diff, service)
     trigger = request.trigger
+    if trigger not in ASKED and ledger is not None and ledger.paused(info.project_id, info.iid):
+        return ReviewOutcome("skipped", "automatic reviews of this merge request are paused", head)
+    policy, service = team_policy(engine, gitlab, info, diff.refs, catalog=catalog, ledger=ledger)
+    if request.aspects:
+        policy = replace(policy, aspects=request.aspects)
     if info.draft and not policy.review_drafts and trigger in AUTOMATIC:
         # not recorded as reviewed: marking it ready reviews it
         return ReviewOutcome("skipped", "merge request is a draft: reviewed once marked ready", head)
@@ -163,23 +178,34 @@ def _review(
         return ReviewOutcome("skipped", "the labels change nothing of the verdict", head)
     if reviewed == head and trigger not in RERUNS:
         return ReviewOutcome("skipped", f"head {head[:12]} was already reviewed", head)
+    command = trigger == "command"
+    # the same review of a head, under the same prompts, at most once in a while
+    version = engine.prompts.version("+".join(policy.aspects), policy)
+    asked = ":".join([head, version, "full" * request.full, *request.paths])
     if (
         ledger is not None
-        and trigger == "command"
-        and not ledger.allow_command(info.project_id, info.iid, head, request.job_id or request.delivery)
+        and command
+        and not ledger.allow_command(info.project_id, info.iid, asked, request.job_id or request.delivery)
     ):
         return ReviewOutcome("skipped", f"a review of {head[:12]} was requested moments ago", head)
+    # a push (or a sweep, which finds pushes whose hook was lost) or a plain `/ai-review`: what is
+    # new since the last review; `full`, one aspect or one file: all of it
+    since_last = trigger in ("pushed", "sweep") or (command and not request.full and not request.narrowed)
     scope = review_scope(
         diff.files,
         head,
-        follow_up=trigger in ("pushed", "sweep"),  # a sweep finds pushes whose hook was lost
+        follow_up=since_last,
         last_reviewed=reviewed,
         unfinished=ledger.unfinished(info.project_id, info.iid)
-        if ledger is not None and trigger != "command"
+        if ledger is not None and (not command or since_last)
         else None,
         interdiff=lambda since: _interdiff(gitlab, info, since, head),
         own_patches=lambda since: version_files(gitlab, info.project_id, info.iid, since),
     )
+    if request.narrowed:
+        scope = narrow_scope(scope, request.paths)
+        if not scope.files:
+            return ReviewOutcome("skipped", "the file asked for is not in the merge request's diff", head)
     named = repository_instructions(gitlab, info, diff.refs.start_sha, scope.files)
     policy = with_instructions(policy, named)
     metadata: dict[str, str | int | float | bool] = {
@@ -201,7 +227,9 @@ def _review(
     team = policy.team or "unknown"
     if observer is not None:
         observer.analysed(team, analysis)
-    carried = _carried_over(ledger, info, diff, analysis) if scope.partial else []
+    if ledger is not None:  # findings people dismissed on this MR are never raised again there
+        analysis = analysis.without(ledger.ignored(info.project_id, info.iid))
+    carried = _carried_over(ledger, info, diff, analysis, request.aspects) if scope.partial else []
     tier = analysis.plan.tier.value
     base = _summary_input(analysis, diff, scope, policy)
     if request.dry_run:
@@ -220,7 +248,11 @@ def _review(
     listed = published.in_summary + carried
     if ledger is not None:
         ledger.save_publish_state(info.project_id, info.iid, done.state)
-        ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
+        if not request.narrowed:  # one aspect or file is no review of the head
+            ledger.record(info.project_id, info.iid, head, listed, unfinished=analysis.failed_paths)
+        record_feedback(
+            ledger, gitlab, info, diff, analysis, policy.team, published.inline, threads, resolving
+        )
     if observer is not None and done.new_override is not None:
         observer.overridden(team, done.new_override)
     log.info(
@@ -316,54 +348,23 @@ def _interdiff(gitlab: GitLabClient, info: MergeRequestInfo, since: str, head: s
 
 
 def _carried_over(
-    ledger: Ledger | None, info: MergeRequestInfo, diff: MergeRequestDiff, analysis: Analysis
+    ledger: Ledger | None,
+    info: MergeRequestInfo,
+    diff: MergeRequestDiff,
+    analysis: Analysis,
+    aspects: Sequence[str] = (),
 ) -> list[tuple[Finding, str]]:
-    """What the previous summary listed for files this follow-up did not review again."""
+    """What the previous summary listed for files (or, for a review of some ``aspects`` only,
+    other aspects) this review did not review again."""
     if ledger is None:
         return []
     reviewed = {path for chunk in analysis.plan.chunks for path in chunk.paths}
     in_mr = {f.path for f in diff.files}
-    return [(f, r) for f, r in ledger.in_summary(info.project_id, info.iid) if f.path in in_mr - reviewed]
-
-
-def _service(
-    catalog: ServiceCatalog | None, gitlab: GitLabClient, info: MergeRequestInfo, diff: MergeRequestDiff
-) -> ServiceContext | None:
-    """What the catalog knows of the repository; its catalog-info.yaml is read from the target
-    branch, like every setting an MR must not be able to change about its own review."""
-    if catalog is None:
-        return None
-    return catalog.context(
-        info.project_path, lambda path: gitlab.read_file(info.project_id, path, diff.refs.start_sha)
-    )
-
-
-def _policy(
-    engine: Engine,
-    gitlab: GitLabClient,
-    info: MergeRequestInfo,
-    diff: MergeRequestDiff,
-    service: ServiceContext | None,
-) -> TeamPolicy:
-    """The team's policy refined by the repository's ``.ai-review.yaml`` as the target branch has
-    it: an MR cannot rewrite the rules of its own review. A setting that cannot apply is named in
-    the summary (``policy.problems``), never fatal."""
-    text = gitlab.read_file(info.project_id, REPO_CONFIG_FILE, diff.refs.start_sha)
-    overrides: Mapping[str, Any] = {}
-    problem = None
-    if text:
-        try:
-            overrides = parse_overrides(text, source=REPO_CONFIG_FILE)
-        except ConfigError as exc:
-            log.warning("ignoring %s of %s: %s", REPO_CONFIG_FILE, info.project_path, exc)
-            reason = "not valid YAML" if "YAML" in str(exc) else "not a mapping of settings"
-            problem = ConfigProblem(REPO_CONFIG_FILE, "(file)", f"{reason}; the team's settings apply")
-    policy = engine.prompts.policy(service.owner if service else None, overrides)
-    if problem is not None:
-        policy = replace(policy, problems=(*policy.problems, problem))
-    for each in policy.problems:
-        log.info("%s of %s not applied: %s", each.source, info.project_path, each)
-    return policy
+    return [
+        (f, r)
+        for f, r in ledger.in_summary(info.project_id, info.iid)
+        if f.path in in_mr and (f.path not in reviewed or (aspects and f.aspect not in aspects))
+    ]
 
 
 def _summary_input(

@@ -93,6 +93,7 @@ def _from_environment() -> dict[str, Any]:
 # For `celery -A workers ...`; `reviewer worker` builds its own app from the settings it loaded.
 app = Celery("reviewer", set_as_current=False)
 app.add_defaults(_from_environment)  # evaluated when the app is first configured, not at import
+import workers.conversation_tasks  # noqa: E402
 import workers.tasks  # noqa: E402, F401
 
 

@@ -27,12 +27,14 @@ from reviewer.app import metrics
 from reviewer.app.config import Settings
 from reviewer.app.embedded_redis import EmbeddedRedis
 from reviewer.app.events import ReviewJob
+from reviewer.app.feedback import FeedbackStore
 from reviewer.app.pages import include_pages
 from reviewer.app.spool import Spool
 from reviewer.app.state import RedisDeliveryLog, connect
+from reviewer.app.team_stats import JudgedFeedback
 from reviewer.app.web import create_app
 from reviewer.errors import ConfigError
-from workers import tasks
+from workers import conversation_tasks, tasks
 from workers.celery_app import create_celery
 
 log = logging.getLogger(__name__)
@@ -78,12 +80,15 @@ class CeleryRuntime:
                 closers.append(start_worker_thread(celery, beat_dir=settings.state_dir))
 
             def enqueue(job: ReviewJob, delivery: str) -> str:
+                if job.trigger in conversation_tasks.TRIGGERS:  # a person's note or reaction
+                    return conversation_tasks.enqueue(celery, job, delivery)
                 return tasks.enqueue_review(celery, job, delivery)
 
             spool = Spool(settings.state_dir / "spool")  # deliveries the broker did not take, kept
             client = connect(url)
             app = create_app(settings.webhook_secrets, enqueue, RedisDeliveryLog(client), spool=spool)
-            include_pages(app, settings, client)  # /ui, when REVIEWER_UI_TOKEN is set or on loopback
+            # /ui, when REVIEWER_UI_TOKEN is set or on loopback; acceptance from the feedback store
+            include_pages(app, settings, client, feedback=JudgedFeedback(FeedbackStore(client)))
         except BaseException:
             for closer in reversed(closers):
                 closer()

@@ -103,6 +103,11 @@ def _worker() -> WorkerState:
         return _state
 
 
+def worker_state() -> WorkerState:
+    """This process's worker state (shared with workers.conversation_tasks)."""
+    return _worker()
+
+
 def enqueue_review(app: Celery, job: ReviewJob, delivery: str) -> str:
     """Queue a review of ``job`` on ``app``'s broker, through the task registered on that app
     (its arguments are checked against the task's signature here, not in the worker)."""

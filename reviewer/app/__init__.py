@@ -1,5 +1,6 @@
 """The application layer: settings (the only environment reader), services, the web intake and its
-spool, events, state in Redis, the CLI, doctor, the embedded Redis and metrics.
+spool, events, state in Redis, commands and conversations with people, feedback, the CLI, doctor,
+the embedded Redis and metrics.
 
 Rule: the only place that builds services from settings and wires the domain packages together;
 nothing in the domain imports it.

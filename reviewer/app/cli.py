@@ -1,4 +1,4 @@
-"""The ``reviewer`` command: serve | worker | review | doctor | prompts | eval.
+"""The ``reviewer`` command: serve | worker | review | doctor | mcp | prompts | eval | stats | feedback.
 
 The queue (Celery) is given to ``main`` by the console script (workers.main), so that nothing
 under reviewer/ imports workers: ``serve`` and ``worker`` use it through QueueRuntime.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reviewer.app import redaction
+from reviewer.app.cli_prompts import add_prompt_commands
 from reviewer.app.config import Settings, load_intake_settings, load_settings
 from reviewer.errors import ReviewerError
 
@@ -121,27 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--port", type=int, default=8765)
     mcp.set_defaults(run=_mcp)
 
-    prompts = sub.add_parser("prompts", help="show or check the prompts a team's reviews use")
-    prompts.add_argument("action", choices=["show", "check"])
-    prompts.add_argument("--team", help="the owner team, e.g. payments or group:default/payments")
-    prompts.add_argument("--aspect", default="security+style", help="security, style, or security+style")
-    prompts.add_argument(
-        "--repo-config",
-        metavar="PATH",
-        help="a .ai-review.yaml to apply, or a repository: which rules apply where",
-    )
-    prompts.set_defaults(run=_prompts)
-
-    evaluate = sub.add_parser("eval", help="measure the prompts on recorded changes with expected findings")
-    evaluate.add_argument("cases", type=Path, help="a folder of NAME.diff + NAME.expected.yaml cases")
-    evaluate.add_argument("--team", help="review as this team (its prompt overrides and thresholds)")
-    evaluate.add_argument(
-        "--compare-prompts", type=Path, metavar="DIR", help="also score this prompts folder"
-    )
-    evaluate.add_argument("--tolerance", type=int, default=3, help="lines a finding may be off by")
-    evaluate.add_argument("--min-precision", type=float, default=0.0, help="exit 1 below this precision")
-    evaluate.add_argument("--min-recall", type=float, default=0.0, help="exit 1 below this recall")
-    evaluate.set_defaults(run=_eval)
+    add_prompt_commands(sub)  # prompts, stats, feedback, eval: reviewer.app.cli_prompts
     return parser
 
 
@@ -341,21 +322,6 @@ def _demo_review(settings: Settings) -> None:
         print(f"reviewer: the first-run review failed: {exc}", flush=True)
         return
     print(f"reviewer: review of the last commit (git diff HEAD~1..HEAD):\n{report}", flush=True)
-
-
-# -- prompts and eval (reviewer.app.tuning) ---------------------------------------------------
-
-
-def _prompts(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.tuning import show_prompts
-
-    return show_prompts(settings, args.action, args.team, args.aspect, args.repo_config)
-
-
-def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from reviewer.app.tuning import evaluate_prompts
-
-    return evaluate_prompts(settings, args)
 
 
 # -- mcp -------------------------------------------------------------------------------------

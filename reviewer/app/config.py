@@ -146,6 +146,14 @@ class Settings(BaseSettings):
     verify_min_severity: Severity = Severity.INFO  # findings below it are posted unchecked
     llm_verify_model: str | None = None  # the second look's model; default the lite model
 
+    # People in the loop: commands in notes, answers in the bot's threads
+    # a reply holding one of these dismisses the finding of its thread (teams add theirs: dismiss_words)
+    dismiss_words: CommaList = ("false positive", "won't fix", "wont fix", "not an issue", "not a bug")
+    command_limit: int = Field(default=10, ge=1)  # accepted /ai-review commands per MR per hour
+    answer_limit_thread: int = Field(default=3, ge=0)  # answers in one thread per day
+    answer_limit_mr: int = Field(default=10, ge=0)  # answers in the threads of one MR per day
+    answer_max_tokens: int = Field(default=400, ge=50, le=4000)  # the length of one answer
+
     # Intake
     host: str = "127.0.0.1"
     port: int = 8080
@@ -164,7 +172,7 @@ class Settings(BaseSettings):
     ui_token: SecretStr | None = None
 
     _split = field_validator(
-        "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", mode="before"
+        "llm_fallback_models", "noise_globs", "keep_globs", "sensitive_globs", "dismiss_words", mode="before"
     )(_split_commas)
 
     @field_validator("llm_prices", mode="before")

@@ -1,8 +1,17 @@
-"""GitLab webhook events, classified: what deserves a review and what is acknowledged and ignored.
+"""GitLab webhook events, classified: what deserves a review or an answer, and what is
+acknowledged and ignored.
 
-Follows GitLab's webhook events page (merge request events, comment events) and its notes:
+Follows GitLab's webhook events page (merge request, comment and emoji events) and its notes:
 ``oldrev`` is present only when code changed; a draft-to-ready switch shows in ``changes.draft``;
-system hooks send merge request events under ``X-Gitlab-Event: System Hook``.
+system hooks send merge request events under ``X-Gitlab-Event: System Hook``; comment events fire
+for edits too (``object_attributes.action``: ``create`` or ``update``, GitLab 16.11+); a comment
+in a thread carries its ``discussion_id`` and ``type`` (``DiffNote`` in a diff thread, with the
+thread's ``position``); an emoji event names the note it is on (``awardable_type: Note``,
+``awardable_id``) and carries the note and the merge request.
+
+People's notes go to the conversation task (``reviewer.app.conversations``) with ids only: a note
+with a ``/ai-review`` line, or a note in a thread (maybe one of the bot's, maybe a question); the
+worker reads the note itself from GitLab. Thumbs up and down on a note go there too, as feedback.
 
 Every value of a payload is untrusted and may have any JSON type, any size and any nesting depth:
 nothing here calls ``str()`` on a payload value (a deeply nested list would recurse), ids must be
@@ -24,18 +33,26 @@ MAX_SHOWN = 40
 
 _MR_EVENTS = {"Merge Request Hook", "System Hook"}
 _NOTE_EVENTS = {"Note Hook", "Confidential Note Hook"}
+_EMOJI_EVENTS = {"Emoji Hook"}
+_THREAD_NOTES = {"DiffNote", "DiscussionNote"}
+FEEDBACK_EMOJI = frozenset({"thumbsup", "thumbsdown"})
+BOT_MARKER = "<!-- ai-review "  # every note the bot writes in a thread carries one (reviewer.gitlab.markers)
+NOTE, REACTION = "note", "reaction"  # the triggers the conversation task takes
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewJob:
-    """What a worker needs to review one MR: ids only, never the payload."""
+    """What a worker needs to review one MR, or to answer a note on it: ids only, never the payload."""
 
     project_id: int
     iid: int
-    trigger: str  # "opened", "pushed", "ready", "reopened", "labeled", "command", "override"
+    # "opened", "pushed", "ready", "reopened", "labeled" (reviews); "note", "reaction" (conversations,
+    # which may ask for a review: "command", or "override" for `/ai-review override <reason>`)
+    trigger: str
     head_sha: str | None = None
-    requested_by: int | None = None  # the author of a /ai-review note
-    note_id: int | None = None  # the /ai-review note (the worker reads it from GitLab, not from here)
+    requested_by: int | None = None  # who wrote the note, or reacted
+    note_id: int | None = None  # the note written, or reacted to (the worker reads it from GitLab)
+    discussion_id: str | None = None  # the thread it is in
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +67,8 @@ def classify(event_header: str | None, payload: Mapping[str, Any]) -> ReviewJob 
         return _merge_request(payload)
     if kind == "note" and (event_header in _NOTE_EVENTS or event_header is None):
         return _note(payload)
+    if kind == "emoji" and (event_header in _EMOJI_EVENTS or event_header is None):
+        return _emoji(payload)
     return Ignored(f"event {_shown(event_header)} / {_shown(kind)} is not reviewed")
 
 
@@ -84,26 +103,59 @@ def _note(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
     attrs = _mapping(payload.get("object_attributes"))
     if attrs.get("noteable_type") != "MergeRequest":
         return Ignored(f"comment on a {_shown(attrs.get('noteable_type'))} is not a review request")
+    if attrs.get("system") is True:
+        return Ignored("a system note is no request")
+    if attrs.get("action", "create") != "create":
+        return Ignored("an edited comment is no new request")
     note = attrs.get("note")
-    command = REVIEW_COMMAND.search(note) if isinstance(note, str) else None
-    if command is None:
-        return Ignored("comment without the /ai-review command")
-    # break glass: "/ai-review override <reason>"; who may, and why, the worker reads from GitLab
-    override = (command.group("args") or "").split(None, 1)[:1] == ["override"]
+    if isinstance(note, str) and BOT_MARKER in note:
+        return Ignored("the bot's own note")  # the worker would find its author is the bot
+    command = isinstance(note, str) and REVIEW_COMMAND.search(note) is not None
+    discussion = _discussion_id(attrs.get("discussion_id"))
+    if not command and not (discussion and attrs.get("type") in _THREAD_NOTES):
+        return Ignored("comment without the /ai-review command, outside a thread")
     mr = _mapping(payload.get("merge_request"))
     project_id = _int(_mapping(payload.get("project")).get("id")) or _int(attrs.get("project_id"))
-    iid = _int(mr.get("iid"))
-    if project_id is None or iid is None:
-        return Ignored("comment event without project id or merge request iid")
+    iid, note_id = _int(mr.get("iid")), _int(attrs.get("id"))
+    if project_id is None or iid is None or note_id is None:
+        return Ignored("comment event without project id, merge request iid or note id")
     if mr.get("state") in ("closed", "merged", "locked"):
         return Ignored(f"merge request is {mr.get('state')}")
     return ReviewJob(
         project_id=project_id,
         iid=iid,
-        trigger="override" if override else "command",
+        trigger=NOTE,
         head_sha=_sha(_mapping(mr.get("last_commit")).get("id")),
         requested_by=_int(attrs.get("author_id")) or _int(_mapping(payload.get("user")).get("id")),
-        note_id=_int(attrs.get("id")) if override else None,
+        note_id=note_id,
+        discussion_id=discussion,
+    )
+
+
+def _emoji(payload: Mapping[str, Any]) -> ReviewJob | Ignored:
+    """Thumbs up or down on a comment of a merge request: feedback, if the comment is the bot's."""
+    attrs = _mapping(payload.get("object_attributes"))
+    note = _mapping(payload.get("note"))
+    if attrs.get("awardable_type") != "Note" or note.get("noteable_type") != "MergeRequest":
+        return Ignored("a reaction outside a merge request's comments is no feedback")
+    if attrs.get("name") not in FEEDBACK_EMOJI:
+        return Ignored("only thumbs up and down are feedback")
+    body = note.get("note")
+    if not isinstance(body, str) or "<!-- ai-review fp=" not in body:
+        return Ignored("a reaction to a comment that holds no finding of the bot's")
+    mr = _mapping(payload.get("merge_request"))
+    project_id = _int(_mapping(payload.get("project")).get("id")) or _int(payload.get("project_id"))
+    iid, note_id = _int(mr.get("iid")), _int(attrs.get("awardable_id"))
+    user = _int(attrs.get("user_id")) or _int(_mapping(payload.get("user")).get("id"))
+    if project_id is None or iid is None or note_id is None or user is None:
+        return Ignored("emoji event without project id, merge request iid, note id or user")
+    return ReviewJob(
+        project_id=project_id,
+        iid=iid,
+        trigger=REACTION,
+        requested_by=user,
+        note_id=note_id,
+        discussion_id=_discussion_id(note.get("discussion_id")),
     )
 
 
@@ -126,6 +178,11 @@ def _sha(value: Any) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= 64 and all(c in "0123456789abcdefABCDEF" for c in value):
         return value
     return None
+
+
+def _discussion_id(value: Any) -> str | None:
+    """A thread's id: GitLab's are 40 hex characters."""
+    return value if isinstance(value, str) and _sha(value) is not None else None
 
 
 def _shown(value: Any) -> str:

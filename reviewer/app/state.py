@@ -1,23 +1,48 @@
 """What the bot remembers between deliveries, in Redis: deliveries seen, heads reviewed (in full
 or in part), the model's answers per head, the ``/ai-review`` cooldown, and how each MR's reviews
 are published (draft notes unavailable, approval refused, the last verdict, an override). The
-ledger implements ``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on."""
+ledger implements ``reviewer.review.memory.Ledger``, the Protocol the pipeline depends on; what
+people told the bot and the feedback on its findings it keeps through ``conversation_state`` and
+``feedback``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 
-from reviewer.app import redis_url
+from reviewer.app import redis_url as redis_urls
+from reviewer.app.conversation_state import ConversationState
+from reviewer.app.feedback import FeedbackStore
+from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
 from reviewer.review.memory import PublishState, Unfinished
 
 
+@contextmanager
+def opened(redis_url: str | None, state_dir: Path) -> Iterator[redis.Redis]:
+    """A client of the bot's Redis, for a command that reads its state: ``redis_url``, or the
+    embedded Redis's data in ``state_dir`` (started for the command and stopped after it)."""
+    if redis_url:
+        yield connect(redis_url)
+        return
+    from reviewer.app.embedded_redis import EmbeddedRedis
+
+    embedded = EmbeddedRedis(state_dir)
+    try:
+        client = connect(embedded.url)
+        client.config_set("save", "")  # a reader: it must not write its copy over a running bot's data
+        yield client
+    finally:
+        embedded.close()
+
+
 def connect(url: str) -> redis.Redis:
     """A Redis client for REVIEWER_REDIS_URL in any spelling it accepts (reviewer.app.redis_url)."""
-    return redis_url.connect(url)
+    return redis_urls.connect(url)
 
 
 DELIVERY_TTL_SECONDS = 3 * 24 * 3600
@@ -65,6 +90,8 @@ class ReviewLedger:
     def __init__(self, client: redis.Redis, *, prefix: str = "reviewer:reviewed:") -> None:
         self._redis = client
         self._prefix = prefix
+        self.conversations = ConversationState(client)
+        self.feedback_store = FeedbackStore(client)
 
     def _key(self, project_id: int | str, iid: int) -> str:
         return f"{self._prefix}{project_id}:{iid}"
@@ -146,3 +173,20 @@ class ReviewLedger:
     def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None:
         record = json.dumps(state.as_record()).encode()
         self._redis.set(self._key(project_id, iid) + ":publish", record, ex=REVIEW_TTL_SECONDS)
+
+    # people in the loop (reviewer.review.memory.Ledger)
+
+    def paused(self, project_id: int, iid: int) -> bool:
+        return self.conversations.paused(project_id, iid)
+
+    def ignored(self, project_id: int, iid: int) -> frozenset[str]:
+        return self.conversations.ignored(project_id, iid)
+
+    def rules(self, project_id: int) -> tuple[str, ...]:
+        return self.conversations.rules(project_id)
+
+    def posted(self, project_id: int, iid: int, findings: Sequence[PostedFinding]) -> None:
+        self.feedback_store.posted(project_id, iid, findings)
+
+    def feedback(self, project_id: int, iid: int, events: Sequence[FeedbackEvent]) -> None:
+        self.feedback_store.record(project_id, iid, events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from reviewer.app.config import Settings
@@ -16,7 +17,13 @@ from reviewer.review.repository import describe_repository
 
 
 def show_prompts(
-    settings: Settings, action: str, team: str | None, aspect: str, repo_config: str | None
+    settings: Settings,
+    action: str,
+    team: str | None,
+    aspect: str,
+    repo_config: str | None,
+    *,
+    rules: tuple[str, ...] = (),
 ) -> int:
     """``check``: render every team's prompts; ``show``: one team's prompt, with a repository's
     ``.ai-review.yaml``, or with a local repository's own files at HEAD (and which of its named
@@ -43,7 +50,10 @@ def show_prompts(
     overrides = None
     if repo_config:
         overrides = parse_overrides(Path(repo_config).read_text(encoding="utf-8"), source=repo_config)
-    print(describe_prompts(store, store.policy(team, overrides), aspect))
+    policy = store.policy(team, overrides)
+    if rules:  # what a project's maintainers asked the bot to remember
+        policy = replace(policy, rules=rules)
+    print(describe_prompts(store, policy, aspect))
     return 0
 
 

@@ -9,9 +9,10 @@ line codes).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttpError
@@ -22,6 +23,7 @@ from reviewer.gitlab.markers import ANY_MARKER, FINGERPRINT_MARKER, RESOLVED_MAR
 from reviewer.review.findings import Side
 
 ONCE: dict[str, Any] = {"retry_transient_errors": False}  # creation calls: never re-sent blindly
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ class BotThread:
     line: int | None = None  # the line it sits on, on that side, in the version of head_sha
     head_sha: str | None = None
     resolution_explained: bool = False  # the bot already replied why it resolves it
+    resolved_by: int | None = None  # who resolved it (a person, or the bot when its line changed)
+    suggestion: tuple[str, str] | None = None  # (fingerprint, code) of the suggestion its first note offers
     graded: tuple[tuple[str, str, str], ...] = ()  # (fingerprint, aspect, severity) where the marker says
 
 
@@ -74,8 +78,21 @@ def bot_thread(discussion_id: str, notes: list[dict[str, Any]], bot_id: int) -> 
         line=position.get("old_line") if only_old else position.get("new_line"),
         head_sha=position.get("head_sha"),
         resolution_explained=any(RESOLVED_MARKER in body for body in bodies),
+        resolved_by=(first.get("resolved_by") or {}).get("id") if first.get("resolved") else None,
+        suggestion=suggested_code(bodies[0]),
         graded=tuple(dict.fromkeys((m.group(1), m.group(4), m.group(3)) for m in markers if m.group(4))),
     )
+
+
+_SUGGESTION = re.compile(r"^(`{3,})suggestion:-\d+\+0\n(.*?)\n\1$", re.M | re.S)
+
+
+def suggested_code(body: str) -> tuple[str, str] | None:
+    """The first suggestion block of a note the bot wrote (``markdown.thread``): the fingerprint of
+    the finding that offers it (the marker after it) and its code."""
+    match = _SUGGESTION.search(body)
+    marker = FINGERPRINT_MARKER.search(body, match.end()) if match else None
+    return (marker.group(1), match.group(2)) if match and marker else None
 
 
 def position_payload(position: Position, *, with_range: bool = True) -> dict[str, Any]:
@@ -130,6 +147,14 @@ def describe_failure(exc: Exception) -> str:
     if isinstance(exc, GitlabError) and exc.response_code is not None:
         return f"GitLab answered {exc.response_code}"
     return type(exc).__name__
+
+
+def guarded(what: str, fn: Callable[[], T]) -> T:
+    """``fn()``, with python-gitlab's and requests' errors translated into the project's own."""
+    try:
+        return fn()
+    except (GitlabError, requests.RequestException) as exc:
+        raise translate(what, exc) from exc
 
 
 def translate(what: str, exc: Exception) -> Exception:

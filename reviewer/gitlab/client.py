@@ -8,6 +8,8 @@ GitLab REST API v4 pages this module follows:
   SHAs of the latest version, ``old_path``/``new_path``, ``new_line``/``old_line`` and
   ``line_range`` with line codes), resolve a thread.
 - Notes: list, create and edit MR notes (the one summary note), reply in a thread.
+- Members, emoji reactions on notes, one thread: ``reviewer.gitlab.members``, ``reactions``,
+  ``threads`` (the client's ``members``, ``reactions`` and ``threads``).
 - Users: ``GET /user`` (the bot's own id, to recognise its notes; ``is_admin``, shown to
   administrators only). Personal access tokens: ``GET /personal_access_tokens/self`` (its scopes).
 
@@ -48,21 +50,18 @@ from reviewer.diff.parsing import (
     parse_gitlab_diffs,
     parse_unified,
 )
-from reviewer.diff.positions import Position
-from reviewer.errors import GitLabError, PositionRejected, TransientError
+from reviewer.errors import GitLabError, TransientError
 from reviewer.gitlab.api import (
-    ONCE,
     BotThread,
     TokenFacts,
-    ambiguous,
     bot_thread,
-    describe_failure,
     position_payload,
-    same_write,
     translate,
 )
-from reviewer.gitlab.markdown import Markdown
-from reviewer.gitlab.markers import SUMMARY_MARKER
+from reviewer.gitlab.members import Members
+from reviewer.gitlab.reactions import Reactions
+from reviewer.gitlab.threads import Threads
+from reviewer.gitlab.writes import NoteWrites
 
 __all__ = ["BotThread", "GitLabClient", "MergeRequestInfo", "TokenFacts", "position_payload"]
 
@@ -98,8 +97,9 @@ class _DeadlineSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class GitLabClient:
-    """The bot's view of one GitLab instance."""
+class GitLabClient(NoteWrites):
+    """The bot's view of one GitLab instance (its writes of threads, replies and the summary note:
+    ``reviewer.gitlab.writes``)."""
 
     def __init__(
         self,
@@ -124,6 +124,10 @@ class GitLabClient:
         self._diff_refs_attempts = diff_refs_attempts
         self._bot_id: int | None = None
         self.url = url
+        # people in the loop: who may command the bot, reactions, the thread a person wrote in
+        self.members = Members(self._gl, retries=max_retries)
+        self.reactions = Reactions(self._gl, retries=max_retries)
+        self.threads = Threads(self._gl, retries=max_retries)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -135,6 +139,11 @@ class GitLabClient:
                 raise GitLabError("GitLab did not say who the token belongs to")
             self._bot_id = int(user.id)
         return self._bot_id
+
+    def bot_username(self) -> str:
+        """The bot's username: a note that mentions ``@username`` speaks to it."""
+        self.bot_user_id()
+        return str(self._gl.user.attributes.get("username") or "") if self._gl.user else ""
 
     def token_facts(self) -> TokenFacts:
         """The token's user, whether it is an administrator, and the token's scopes."""
@@ -293,139 +302,6 @@ class GitLabClient:
         for mr in listing:
             yield self._info(mr)
 
-    # -- writing -----------------------------------------------------------------------------
-
-    def create_thread(self, project: int | str, iid: int, body: Markdown, position: Position | None) -> str:
-        """Start a discussion; inline when ``position`` is given. Raises PositionRejected on 400.
-
-        A multi-line range is sent with its line codes; when GitLab refuses it, the single-line
-        form of the same position is tried before giving up on inline placement. Sent once: see
-        the module doc for a lost answer.
-        """
-        text = _text(body)
-        mr = self._mr(project, iid, lazy=True)
-
-        def find() -> str | None:
-            return self._find_thread(project, iid, text)
-
-        if position is None:
-            return self._create_once(
-                f"comment on {project}!{iid}",
-                lambda: mr.discussions.create({"body": text}, max_retries=self._retries, **ONCE).id,
-                find,
-            )
-        last: GitLabError | None = None
-        for with_range in (True, False):
-            data = {"body": text, "position": position_payload(position, with_range=with_range)}
-            try:
-                return self._create_once(
-                    f"comment on a line of {project}!{iid}",  # no path: a file name can hold a secret
-                    lambda data=data: mr.discussions.create(data, max_retries=self._retries, **ONCE).id,  # type: ignore[misc]
-                    find,
-                )
-            except GitLabError as exc:
-                if exc.status != 400:
-                    raise
-                last = exc
-        raise PositionRejected(str(last))
-
-    def reply(self, project: int | str, iid: int, discussion_id: str, body: Markdown) -> str:
-        """Add a note to a thread; sent once (see the module doc). Returns the note's id."""
-        text = _text(body)
-        mr = self._mr(project, iid, lazy=True)
-        discussion = mr.discussions.get(discussion_id, lazy=True)
-        return self._create_once(
-            f"reply in a thread of {project}!{iid}",
-            lambda: discussion.notes.create({"body": text}, max_retries=self._retries, **ONCE).id,
-            lambda: self._find_reply(project, iid, discussion_id, text),
-        )
-
-    def resolve_thread(
-        self, project: int | str, iid: int, discussion_id: str, reply: Markdown | None = None
-    ) -> None:
-        """Resolve a thread, after a reply saying why when ``reply`` is given."""
-        if reply:
-            self.reply(project, iid, discussion_id, reply)
-        discussion = self._mr(project, iid, lazy=True).discussions.get(discussion_id, lazy=True)
-        discussion.resolved = True  # a PUT: safe to repeat, so retried as usual
-        self._call(f"resolve a thread on {project}!{iid}", lambda: discussion.save(max_retries=self._retries))
-
-    def upsert_summary(self, project: int | str, iid: int, body: Markdown) -> int:
-        """Edit the bot's summary note in place, or create it: one summary per MR, ever."""
-        text = _text(body)
-        mr = self._mr(project, iid, lazy=True)
-        note = self._summary_note(project, iid)
-        if note is not None:
-            note.body = text
-            self._call(f"update the summary of {project}!{iid}", lambda: note.save(max_retries=self._retries))
-            return int(note.id)
-
-        def find() -> str | None:
-            found = self._summary_note(project, iid)
-            return str(found.id) if found is not None else None
-
-        created = self._create_once(
-            f"post the summary of {project}!{iid}",
-            lambda: mr.notes.create({"body": text}, max_retries=self._retries, **ONCE).id,
-            find,
-        )
-        return int(created)
-
-    def has_summary(self, project: int | str, iid: int) -> bool:
-        """Whether the bot's summary note is on the MR."""
-        return self._summary_note(project, iid) is not None
-
-    def _summary_note(self, project: int | str, iid: int) -> Any | None:
-        bot = self.bot_user_id()
-        mr = self._mr(project, iid, lazy=True)
-        listing = self._iterate(
-            f"list notes of {project}!{iid}",
-            lambda **kw: mr.notes.list(sort="asc", order_by="created_at", **kw),
-        )
-        for note in listing:
-            if (note.attributes.get("author") or {}).get("id") == bot and SUMMARY_MARKER in (
-                note.attributes.get("body") or ""
-            ):
-                return note
-        return None
-
-    def _find_thread(self, project: int | str, iid: int, body: str) -> str | None:
-        """The bot's discussion whose first note is this body (by its markers), if GitLab has it."""
-        bot, same = self.bot_user_id(), same_write(body)
-        mr = self._mr(project, iid, lazy=True)
-        for discussion in self._iterate(f"list discussions of {project}!{iid}", mr.discussions.list):
-            notes = discussion.attributes.get("notes") or []
-            if notes and (notes[0].get("author") or {}).get("id") == bot and same(notes[0].get("body") or ""):
-                return str(discussion.id)
-        return None
-
-    def _find_reply(self, project: int | str, iid: int, discussion_id: str, body: str) -> str | None:
-        bot, same = self.bot_user_id(), same_write(body)
-        mr = self._mr(project, iid, lazy=True)
-        discussion = self._call(
-            f"read a thread of {project}!{iid}",
-            lambda: mr.discussions.get(discussion_id, max_retries=self._retries),
-        )
-        for note in discussion.attributes.get("notes") or []:
-            if (note.get("author") or {}).get("id") == bot and same(note.get("body") or ""):
-                return str(note["id"])
-        return None
-
-    def _create_once(self, what: str, send: Callable[[], Any], find: Callable[[], str | None]) -> str:
-        """Send a creation call once. When its answer is lost, read back: ``find`` returns the id
-        of what was written, or None. Nothing is sent a second time here."""
-        try:
-            return str(send())
-        except (GitlabError, requests.RequestException) as exc:
-            if not ambiguous(exc):
-                raise translate(what, exc) from exc
-            reason = describe_failure(exc)
-        found = find()  # a read: retried as usual, a TransientError when GitLab stays down
-        if found is not None:
-            log.info("could %s, then the answer was lost (%s): it is there, not sent again", what, reason)
-            return found
-        raise TransientError(f"could not {what}: {reason}, and it is not there; a later retry sends it")
-
     # -- plumbing shared with the sibling modules (drafts, approvals, members, versions) -------
 
     @property
@@ -491,12 +367,6 @@ class GitLabClient:
             return fn()
         except (GitlabError, requests.RequestException) as exc:
             raise translate(what, exc) from exc
-
-
-def _text(body: Markdown) -> str:
-    if not isinstance(body, Markdown):  # a type checker catches it first; this catches the rest
-        raise TypeError(f"a GitLab body must come from reviewer.gitlab.markdown, not {type(body).__name__}")
-    return body.text
 
 
 def _project_path(web_url: str) -> str | None:

@@ -32,12 +32,13 @@ class Scope:
     files: tuple[FileDiff, ...]
     since: str | None = None  # a follow-up: what changed since this head
     retried: tuple[str, ...] = ()  # files reviewed again because their model calls failed before
+    narrowed: bool = False  # a command asked for some aspects or files only
     rebased: bool = False  # a follow-up whose head moved without changing the MR's own changes
 
     @property
     def partial(self) -> bool:
         """Only part of the MR: the summary keeps listing what earlier reviews found elsewhere."""
-        return self.since is not None or bool(self.retried)
+        return self.since is not None or bool(self.retried) or self.narrowed
 
 
 def review_scope(
@@ -83,6 +84,13 @@ def review_scope(
         since=previous,
         retried=tuple(f.path for f in again),
     )
+
+
+def narrow_scope(scope: Scope, paths: Sequence[str]) -> Scope:
+    """The scope of a command that asked for some files only (every file when ``paths`` is empty):
+    a part of the MR, so the summary keeps listing what earlier reviews found elsewhere."""
+    files = [f for f in scope.files if not paths or f.path in paths or f.old_path in paths]
+    return Scope(tuple(files), since=scope.since, retried=scope.retried, narrowed=True, rebased=scope.rebased)
 
 
 def own_changes(before: Sequence[FileDiff], after: Sequence[FileDiff]) -> set[str]:

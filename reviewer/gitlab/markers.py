@@ -14,6 +14,8 @@ FINGERPRINT_MARKER = re.compile(
     r"(?: sev=([a-z]{1,10}))?(?: aspect=([a-z][a-z0-9_-]{0,30}))? -->"
 )
 ANY_MARKER = re.compile(r"<!-- ai-review [^<>]*-->")
+# in the bot's answer to a person's note (a command, a question in a thread): which note it answers
+REPLY_MARKER = re.compile(r"<!-- ai-review re=([0-9]{1,19}) -->")
 _HEX = re.compile(r"[0-9a-f]{6,64}")
 _WORD = re.compile(r"[a-z]{1,10}")
 _ASPECT = re.compile(r"[a-z][a-z0-9_-]{0,30}")
@@ -31,3 +33,23 @@ def fingerprint_marker(
     grade = f" sev={severity}" if _WORD.fullmatch(severity) else ""
     grade += f" aspect={aspect}" if grade and _ASPECT.fullmatch(aspect) else ""
     return f"<!-- ai-review fp={fingerprint}{code}{grade} -->"
+
+
+def reply_marker(note_id: int) -> str:
+    """The marker of the bot's answer to note ``note_id``: a retry finds it and answers no twice."""
+    return f"<!-- ai-review re={int(note_id)} -->"
+
+
+def fingerprints_in(body: str) -> tuple[str, ...]:
+    """The fingerprints of the findings a note of the bot's lists, in order, each once."""
+    return tuple(dict.fromkeys(m.group(1) for m in FINGERPRINT_MARKER.finditer(body)))
+
+
+def answers(body: str, note_id: int) -> bool:
+    """Whether a note of the bot's is its answer to note ``note_id``."""
+    return any(m.group(1) == str(note_id) for m in REPLY_MARKER.finditer(body))
+
+
+def without_markers(body: str) -> str:
+    """A note's text without the bot's hidden markers."""
+    return ANY_MARKER.sub("", body).strip()

@@ -29,6 +29,7 @@ class Request:
     headers: Mapping[str, str]
     json_schema: Mapping[str, Any] | None = None  # asks for structured output (reviewer.model.structured)
     schema_name: str = "answer"
+    max_tokens: int | None = None  # a cap on the answer's length (a reply in a thread)
 
 
 @dataclass(frozen=True)

@@ -159,8 +159,9 @@ class LLMClient:
         metadata: Mapping[str, MetadataValue | None] | None = None,
         json_schema: Mapping[str, Any] | None = None,
         schema_name: str = "answer",
+        max_tokens: int | None = None,
     ) -> Completion:
-        """One answer from the first model that gives one, in order.
+        """One answer from the first model that gives one, in order; ``max_tokens`` caps its length.
 
         Each model gets up to ``max_attempts`` tries for retryable failures; a non-retryable one
         (4xx other than 408/409/429) or an open breaker moves on to the next model at once.
@@ -174,7 +175,7 @@ class LLMClient:
             cache_ttl=self._config.cache_ttl,
             skip_cache=self._config.skip_cache,
         )
-        request = Request(messages, headers, json_schema, schema_name)
+        request = Request(messages, headers, json_schema, schema_name, max_tokens)
         failures: list[AttemptFailed] = []
         for model in models:
             try:
@@ -282,7 +283,8 @@ class LLMClient:
                 model=model,
                 messages=cast(Any, messages),
                 response_format=cast(Any, response_format) if response_format else openai.omit,
-                max_tokens=self._config.max_tokens if self._config.max_tokens is not None else openai.omit,
+                # a request's own cap (a reply in a thread), else the configured one (self-hosted servers)
+                max_tokens=_first(request.max_tokens, self._config.max_tokens),
                 extra_headers=dict(request.headers),
                 timeout=deadline.clamp(self._config.timeout),
             )
@@ -329,3 +331,8 @@ class LLMClient:
             completion.cache_status,
             completion.log_id,
         )
+
+
+def _first(*limits: int | None) -> int | openai.Omit:
+    """The first limit given, or none at all (the server's own)."""
+    return next((limit for limit in limits if limit is not None), openai.omit)

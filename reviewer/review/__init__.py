@@ -14,9 +14,20 @@ from reviewer._exports import lazy_exports
 
 if TYPE_CHECKING:
     from reviewer.review.context import EnclosingConfig
+    from reviewer.review.discussion import ThreadContext, answer_in_thread, numbered_excerpt
     from reviewer.review.engine import Analysis, Engine, Failure, ModelChoice
     from reviewer.review.evaluation import evaluate, load_cases, render_evaluation
     from reviewer.review.explain import Explanation, explain_finding
+    from reviewer.review.feedback import (
+        FeedbackEvent,
+        FeedbackVerdict,
+        PostedFinding,
+        Signal,
+        eval_case,
+        event_verdict,
+        feedback_verdict,
+        posted_findings,
+    )
     from reviewer.review.files import FileReader
     from reviewer.review.findings import (
         ANSWER_SCHEMA,
@@ -70,6 +81,8 @@ __all__ = [
     "Engine",
     "Explanation",
     "Failure",
+    "FeedbackEvent",
+    "FeedbackVerdict",
     "FileReader",
     "Finding",
     "Instruction",
@@ -79,6 +92,7 @@ __all__ = [
     "ParsedAnswer",
     "Plan",
     "PlanConfig",
+    "PostedFinding",
     "PromptStore",
     "PublishState",
     "RepositoryInstructions",
@@ -86,9 +100,11 @@ __all__ = [
     "SecondLookConfig",
     "Severity",
     "Side",
+    "Signal",
     "Skipped",
     "Standing",
     "TeamPolicy",
+    "ThreadContext",
     "Thresholds",
     "Tier",
     "TokenCounter",
@@ -96,19 +112,25 @@ __all__ = [
     "Verdict",
     "Verdicts",
     "analyse_local_diff",
+    "answer_in_thread",
     "apply_overrides",
     "code_hash",
     "default_counter",
     "describe_instructions",
     "describe_prompts",
     "describe_repository",
+    "eval_case",
     "evaluate",
+    "event_verdict",
     "explain_finding",
+    "feedback_verdict",
     "from_record",
     "judge",
     "load_cases",
+    "numbered_excerpt",
     "parse_answer",
     "parse_overrides",
+    "posted_findings",
     "read_instructions",
     "render_evaluation",
     "render_report",
@@ -122,9 +144,20 @@ __getattr__ = lazy_exports(
     __name__,
     {
         "context": ("EnclosingConfig",),
+        "discussion": ("ThreadContext", "answer_in_thread", "numbered_excerpt"),
         "engine": ("Analysis", "Engine", "Failure", "ModelChoice"),
         "evaluation": ("evaluate", "load_cases", "render_evaluation"),
         "explain": ("Explanation", "explain_finding"),
+        "feedback": (
+            "FeedbackEvent",
+            "FeedbackVerdict",
+            "PostedFinding",
+            "Signal",
+            "eval_case",
+            "event_verdict",
+            "feedback_verdict",
+            "posted_findings",
+        ),
         "files": ("FileReader",),
         "findings": (
             "ANSWER_SCHEMA",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,10 +92,17 @@ class Analysis:
     masker: Callable[[str], str] = str  # masks every secret the detector found in the diff
     head_texts: Mapping[str, str | None] = field(default_factory=dict)  # reviewed files at head
     second_look: SecondLook = field(default_factory=SecondLook)  # what it checked and dropped
+    models: dict[str, str] = field(default_factory=dict)  # aspect (group) -> the model that answered
 
     @property
     def complete(self) -> bool:
         return not self.failed_paths
+
+    def without(self, fingerprints: Collection[str]) -> Analysis:
+        """The analysis without the findings of these fingerprints (people dismissed them)."""
+        if not fingerprints:
+            return self
+        return replace(self, placed=[(f, p) for f, p in self.placed if f.fingerprint not in fingerprints])
 
 
 @dataclass
@@ -160,6 +167,7 @@ class Engine:
         reused = 0
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
+        answered_by: dict[str, str] = {}
         for chunk, aspect, outcome, stored in results:
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
@@ -169,6 +177,7 @@ class Engine:
                     usage, spent = usage + outcome.usage, spent + outcome.usage
                 continue
             usage = usage + outcome.usage
+            answered_by[aspect] = outcome.model
             spent = spent if stored else spent + outcome.usage
             reused += stored
             found.extend(_named_as_given(outcome.findings, policy))
@@ -210,6 +219,7 @@ class Engine:
             masker=secrets.masker,
             head_texts=texts,
             second_look=look,
+            models=answered_by,
         )
 
     def _second_look(

@@ -11,6 +11,9 @@ The pipeline and the engine depend on these Protocols only; the application laye
   whose model calls failed, reviewed again by the next trigger), the findings the summary
   lists, the ``/ai-review`` cooldown, and how the MR's reviews are published
   (``PublishState``: draft notes unavailable, approval refused, the last verdict, an override).
+  What people told the bot (``/ai-review pause``, ``ignore``, ``remember``) it reads here, and
+  what a review posts and what people did with earlier findings (``reviewer.review.feedback``) it
+  records here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Protocol
 
 from reviewer.model.client import AspectAnswer
 from reviewer.model.usage import Usage
+from reviewer.review.feedback import FeedbackEvent, PostedFinding
 from reviewer.review.findings import Finding, from_record, to_record
 from reviewer.review.verdict import Override
 
@@ -117,6 +121,28 @@ class Ledger(Protocol):
     def publish_state(self, project_id: int | str, iid: int) -> PublishState: ...
 
     def save_publish_state(self, project_id: int | str, iid: int, state: PublishState) -> None: ...
+
+    # people in the loop (reviewer.app.commands, conversations, feedback)
+
+    def paused(self, project_id: int, iid: int) -> bool:
+        """Automatic reviews of this MR are paused (``/ai-review pause``); commands still run."""
+        ...
+
+    def ignored(self, project_id: int, iid: int) -> frozenset[str]:
+        """Fingerprints people dismissed on this MR: never raised again there."""
+        ...
+
+    def rules(self, project_id: int) -> tuple[str, ...]:
+        """The rules remembered for the repository (``/ai-review remember``), oldest first."""
+        ...
+
+    def posted(self, project_id: int, iid: int, findings: Sequence[PostedFinding]) -> None:
+        """Findings a review just posted, with what their feedback is counted by."""
+        ...
+
+    def feedback(self, project_id: int, iid: int, events: Sequence[FeedbackEvent]) -> None:
+        """What people did with earlier findings (a re-review reads it from their threads)."""
+        ...
 
 
 def answer_key(aspect: str, prompt_version: str, chunk_text: str) -> str:

@@ -9,8 +9,10 @@ Layout of the prompts directory::
     teams/<team>.yaml a team's overrides (see teams/example.yaml)
 
 A repository may add ``.ai-review.yaml`` at its root with the same keys; it refines the team's
-file. Every rendered prompt carries a version: a hash of the templates and the overrides that
-produced it, recorded with each review so that a prompt change can be measured before it ships.
+file. Rules its maintainers asked the bot to remember (``/ai-review remember``) are a policy's
+``rules``: shown to the model after the team's instructions. Every rendered prompt carries a
+version: a hash of the templates, the overrides and the rules that produced it, recorded with each
+review so that a prompt change can be measured before it ships.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class TeamPolicy:
     ignore_paths: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # the override files applied, for the record
     named: tuple[Instruction, ...] = ()  # the repository's instructions, each for the files it names
+    # rules a repository's maintainers asked for (``/ai-review remember``): in the prompt and its version
+    rules: tuple[str, ...] = ()
+    dismiss_words: tuple[str, ...] = ()  # a reply holding one says the finding is wrong or won't be fixed
     # which severities of which aspect block the merge request ("changes requested")
     blocking: Mapping[str, frozenset[Severity]] = field(default_factory=lambda: dict(DEFAULT_BLOCKING))
     approve: bool = False  # approve the MR when the verdict is clean
@@ -148,6 +153,7 @@ class PromptStore:
                 named=[
                     {"name": json.dumps(i.name), "text": i.text, "files": _files_for(i, paths)} for i in named
                 ],
+                rules=policy.rules,
             )
             user = self._env.get_template("user.j2").render(
                 title=_one_line(title, 200), context=context, diff=diff
@@ -184,7 +190,8 @@ class PromptStore:
         instructions included: a change to any of them is a new version."""
         named = [[i.name, i.text, i.file_filters] for i in policy.named]
         overrides = json.dumps(
-            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources, named],
+            [aspect, policy.instructions, policy.aspects, policy.model, policy.sources, named]
+            + ([list(policy.rules)] if policy.rules else []),  # no rules: the versions of before
             sort_keys=True,
         )
         return hashlib.sha256((self._template_hash + overrides).encode()).hexdigest()[:12]
@@ -269,6 +276,7 @@ def apply_overrides(policy: TeamPolicy, raw: Mapping[str, Any], *, source: str) 
         review_drafts=values.get("review_drafts", policy.review_drafts),
         override_label=values.get("override_label", policy.override_label),
         sources=(*policy.sources, source),
+        dismiss_words=policy.dismiss_words + values.get("dismiss_words", ()),
         problems=(*policy.problems, *problems),
     )
 
@@ -336,9 +344,7 @@ def _blocking(value: Any) -> dict[str, frozenset[Severity]]:
     unknown = [a for a in value if a not in ASPECTS]
     if unknown:
         raise ValueError(f"unknown aspects {', '.join(map(_shown, unknown))} (known: {', '.join(ASPECTS)})")
-    return {
-        str(aspect): frozenset(_severity(s) for s in _texts(levels)) for aspect, levels in value.items()
-    }
+    return {str(aspect): frozenset(_severity(s) for s in _texts(levels)) for aspect, levels in value.items()}
 
 
 def _label(value: Any) -> str:
@@ -360,6 +366,7 @@ _KEYS: dict[str, Any] = {
     "approve": _flag,
     "review_drafts": _flag,
     "override_label": _label,
+    "dismiss_words": _texts,
 }
 
 

@@ -46,9 +46,10 @@ EXTRACTOR = re.compile(
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _COMMAND_LINE = re.compile(r"^[ \t]*/\w")
 _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-# The fixed HTML a review bot may write: its markers, a collapsible list and small print.
+# The fixed HTML a review bot may write: its markers (re=: which note an answer answers), a collapsible
+# list and small print.
 _OWN_HTML = re.compile(
-    r"<(?:/?(?:details|summary|sub)|!-- ai-review (?:summary|resolved"
+    r"<(?:/?(?:details|summary|sub)|!-- ai-review (?:summary|resolved|re=[0-9]+"
     r"|fp=[0-9a-f]+(?: code=[0-9a-f]+)?(?: sev=[a-z]+)?(?: aspect=[a-z][a-z0-9_-]*)?) --)>"
 )
 _MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9_]")

@@ -14,6 +14,7 @@ python-gitlab (or anything else) talks to it exactly as to GitLab. It follows th
   (paginated per file, GitLab 15.7+; subject to the collapse limits; ``unidiff``), ``/raw_diffs``.
 - Repositories API ``/repository/compare``; Repository files API ``/repository/files/:path[/raw]``.
 - Discussions API (doc/api/discussions.md) and Notes API (doc/api/notes.md) for merge requests.
+- Members API and emoji reactions on notes: ``fakes.gitlab_people`` (mixed in).
 
 Behaviour taken from GitLab's code where the docs are silent: per-file diffs come from
 ``Gitlab::Git::Diff`` (binary notice, ``too_large`` at ``diff_max_patch_bytes`` (200 KiB),
@@ -99,6 +100,7 @@ from fakes.gitlab_http import (
     _not_found,
     normalize_position,
 )
+from fakes.gitlab_people import PEOPLE_ROUTES, PeopleMixin
 from fakes.gitlab_reviews import DEVELOPER, ReviewsApi
 from fakes.gitrepo import GitError, GitRepo
 
@@ -173,6 +175,7 @@ class Note:
     commit_id: str | None = None
     resolved_by: User | None = None
     resolved_at: str | None = None
+    system: bool = False  # GitLab's own note ("resolved all threads", "added 1 commit")
 
     @property
     def resolvable(self) -> bool:
@@ -260,7 +263,7 @@ class RecordedRequest:
 # -- the stand-in -------------------------------------------------------------------------------
 
 
-class GitLabStandIn(ReviewsApi):
+class GitLabStandIn(PeopleMixin, ReviewsApi):
     """A GitLab that serves ``/api/v4`` on ``127.0.0.1:<ephemeral port>``; see the module doc."""
 
     def __init__(
@@ -295,6 +298,8 @@ class GitLabStandIn(ReviewsApi):
         self._projects: dict[int, Project] = {}
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
+        self._inherited: set[tuple[int, int]] = set()  # (project, user): a member through a group
+        self._awards: list[Json] = []
         self._in_flight = 0
         self._idle = threading.Condition(threading.Lock())
         self.slowed = threading.Event()  # set when a slow_write fault holds a request
@@ -442,9 +447,11 @@ class GitLabStandIn(ReviewsApi):
         *,
         author_id: int | None = None,
         discussion_id: str | None = None,
+        system: bool = False,
     ) -> Json:
         """A person's comment (a new top-level note, or a reply in ``discussion_id``), made
-        without HTTP. Returns the note entity."""
+        without HTTP; with ``system``, a note GitLab writes itself about the person's action.
+        Returns the note entity."""
         with self._lock:
             mr = self._mr(project, iid)
             author = self._users[author_id] if author_id else self._human()
@@ -452,6 +459,7 @@ class GitLabStandIn(ReviewsApi):
                 note = self._new_discussion(mr, author, body, None, individual=True).notes[0]
             else:
                 note = self._reply(mr, self._discussion(mr, discussion_id), author, body)
+            note.system = system
             self._notify(mr, author, "note")
             return self._note_entity(mr, note)
 
@@ -884,7 +892,7 @@ class GitLabStandIn(ReviewsApi):
             "author": note.author.entity(base),
             "created_at": note.created_at,
             "updated_at": note.updated_at,
-            "system": False,
+            "system": note.system,
             "noteable_id": mr.id,
             "noteable_type": "MergeRequest",
             "project_id": mr.project.id,
@@ -1360,6 +1368,7 @@ ROUTES: list[tuple[str, tuple[str, ...], str]] = [
         ("GET", f"{_MR}/notes/:note", "get_note"),
         ("PUT", f"{_MR}/notes/:note", "update_note"),
         ("DELETE", f"{_MR}/notes/:note", "delete_note"),
+        *PEOPLE_ROUTES,
         ("GET", f"{_MR}/draft_notes", "list_drafts"),
         ("POST", f"{_MR}/draft_notes", "create_draft"),
         ("POST", f"{_MR}/draft_notes/bulk_publish", "bulk_publish_drafts"),

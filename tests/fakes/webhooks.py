@@ -1,7 +1,7 @@
 """Webhook deliveries shaped like GitLab's, built from a GitLabStandIn's state.
 
 Follows "Webhook events" (doc/user/project/integrations/webhook_events.md: "Merge request
-events", "Comment on a merge request") and "Webhooks" (delivery headers): ``X-Gitlab-Event``,
+events", "Comment on a merge request", "Emoji events") and "Webhooks" (delivery headers): ``X-Gitlab-Event``,
 ``X-Gitlab-Token`` (only when the hook has a secret token), ``X-Gitlab-Instance``,
 ``X-Gitlab-Webhook-UUID`` (one per hook), ``X-Gitlab-Event-UUID`` (one per event, shared by
 recursive hooks), ``Idempotency-Key`` (GitLab 17.4+, the same across retries of one delivery:
@@ -9,7 +9,7 @@ send the same headers and payload again to model a retry) and ``User-Agent: GitL
 
 ``object_attributes.oldrev`` is present only when code changed (pass ``oldrev``); a draft to
 ready switch shows as ``changes.draft`` (pass ``changes``). ``note_hook`` creates the comment in
-the stand-in first, as GitLab fires the hook only for a comment that exists.
+the stand-in first, and ``emoji_hook`` the reaction, as GitLab fires a hook only for what exists.
 """
 
 from __future__ import annotations
@@ -101,9 +101,12 @@ def note_hook(
     *,
     secret: str | None = "webhook-secret",
     discussion_id: str | None = None,
+    system: bool = False,
 ) -> Delivery:
-    """Comment ``body`` on the MR as user ``author`` (a person by default), then its "Note Hook"."""
-    note = standin.add_note(project, iid, body, author_id=author, discussion_id=discussion_id)
+    """Comment ``body`` on the MR as user ``author`` (a person by default), then its "Note Hook".
+    In a thread (``discussion_id``) the note carries the thread's ``discussion_id``, ``type`` and,
+    in a diff thread, its ``position``; ``system`` makes it a note GitLab writes itself."""
+    note = standin.add_note(project, iid, body, author_id=author, discussion_id=discussion_id, system=system)
     mr = standin.mr(project, iid)
     proj = standin.project(project)
     attributes = {
@@ -118,7 +121,7 @@ def note_hook(
         "line_code": None,
         "commit_id": "",
         "noteable_id": mr["id"],
-        "system": False,
+        "system": note["system"],
         "st_diff": None,
         "type": note["type"],
         "position": note.get("position"),
@@ -138,6 +141,80 @@ def note_hook(
         "merge_request": merge_request,
     }
     return delivery_headers(standin, "Note Hook", proj["id"], secret), payload
+
+
+def emoji_hook(
+    standin: GitLabStandIn,
+    project: int | str,
+    iid: int,
+    note_id: int,
+    name: str,
+    user: int,
+    *,
+    action: str = "award",
+    secret: str | None = "webhook-secret",
+) -> Delivery:
+    """User ``user`` reacts to a note of the MR with ``name`` (``action="revoke"``: takes their
+    reaction back), then its "Emoji Hook" ("Emoji events": ``object_attributes`` is the award,
+    ``note`` the comment, ``merge_request`` the MR the comment is on)."""
+    if action == "award":
+        award = standin.add_award(project, iid, note_id, name, user)
+    elif action == "revoke":
+        mine = [a for a in standin.awards(project, iid, note_id) if a["user"]["id"] == user]
+        award = next(a for a in mine if a["name"] == name)
+        standin.remove_award(project, iid, award["id"])
+    else:
+        raise ValueError(f"unknown emoji action {action!r}")
+    mr = standin.mr(project, iid)
+    proj = standin.project(project)
+    note = next(n for n in standin.notes(project, iid) if n["id"] == note_id)
+    url = f"{mr['web_url']}#note_{note_id}"
+    payload = {
+        "object_kind": "emoji",
+        "event_type": action,
+        "user": _hook_user(standin.user(user)),
+        "project_id": proj["id"],
+        "project": _hook_project(proj),
+        "object_attributes": {
+            "user_id": user,
+            "created_at": _hook_time(award["created_at"]),
+            "id": award["id"],
+            "name": name,
+            "awardable_type": "Note",
+            "awardable_id": note_id,
+            "updated_at": _hook_time(award["updated_at"]),
+            "action": action,
+            "awarded_on_url": url,
+        },
+        "note": {
+            "attachment": None,
+            "author_id": note["author"]["id"],
+            "change_position": None,
+            "commit_id": note.get("commit_id"),
+            "created_at": _hook_time(note["created_at"]),
+            "discussion_id": standin.discussion_id_of(project, iid, note_id),
+            "id": note_id,
+            "line_code": None,
+            "note": note["body"],
+            "noteable_id": mr["id"],
+            "noteable_type": "MergeRequest",
+            "original_position": note.get("position"),
+            "position": note.get("position"),
+            "project_id": proj["id"],
+            "resolved_at": note.get("resolved_at"),
+            "resolved_by_id": (note.get("resolved_by") or {}).get("id"),
+            "resolved_by_push": None,
+            "st_diff": None,
+            "system": note["system"],
+            "type": note["type"],
+            "updated_at": _hook_time(note["updated_at"]),
+            "updated_by_id": None,
+            "description": note["body"],
+            "url": url,
+        },
+        "merge_request": _mr_attributes(standin, proj, mr, _hook_time),
+    }
+    return delivery_headers(standin, "Emoji Hook", proj["id"], secret), payload
 
 
 def _mr_attributes(standin: GitLabStandIn, proj: Json, mr: Json, when: Callable[[str], str]) -> Json:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from celery import exceptions as celery_exceptions
 from fakes.gateway_server import FakeGateway, Reply, error
+from fakes.gitlab_people import DEVELOPER
 from fakes.gitlab_server import GitLabStandIn
 from fakes.gitrepo import GitRepo
 from fakes.ports import free_port
@@ -293,10 +294,13 @@ def test_review_command_reruns_without_posting_anything_twice(stack: Stack) -> N
     first = stack.result(stack.deliver(headers, payload))
     threads = len(_bot_threads(stack))
 
-    headers, payload = note_hook(stack.gitlab, stack.project_id, stack.iid, "/ai-review", secret=SECRET)
-    second = stack.result(stack.deliver(headers, payload))
+    developer = stack.gitlab.add_user("dev")["id"]
+    stack.gitlab.add_member(stack.project_id, developer, DEVELOPER)
+    hook = note_hook(stack.gitlab, stack.project_id, stack.iid, "/ai-review", developer, secret=SECRET)
+    answered = stack.result(stack.deliver(*hook))  # the conversation task, which ran the review
 
-    assert second["status"] == "reviewed"
+    second = answered["review"]
+    assert answered["status"] == "review" and second["status"] == "reviewed"
     assert second["inline"] == 0 and second["already_posted"] == first["inline"]
     assert len(_bot_threads(stack)) == threads
     assert len(_summaries(stack)) == 1

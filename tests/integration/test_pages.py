@@ -375,7 +375,9 @@ def test_a_teams_page_shows_its_cost_prompt_versions_and_that_acceptance_is_not_
     assert _text(browser, "#tokens") == f"{sum(r.tokens for r in records):,}"
     assert _text(browser, "#cost") == _usd(sum(r.cost for r in records))
     assert _text(browser, "#findings") == "8 / 0"
-    assert "not recorded yet" in _text(browser, "#acceptance-missing")
+    acceptance = _text(browser, "#acceptance-missing")  # the feedback store is connected: posted, none judged
+    assert "not recorded yet" in acceptance
+    assert "findings posted for this team's reviews was judged yet" in acceptance
     version = site.prompts.version("security+style", site.prompts.policy(PAYMENTS))
     assert [r.prompt_versions for r in records] == [{"security+style": version}] * 2 + [{}]
     versions = _rows(browser, "tr.version", "version")

@@ -56,19 +56,98 @@ def test_closed_merge_request_is_never_reviewed() -> None:
     assert isinstance(classify("Merge Request Hook", _mr("open", state="closed")), Ignored)
 
 
-def _note(body: str, noteable_type: str = "MergeRequest") -> dict[str, object]:
+def _note(body: str, noteable_type: str = "MergeRequest", **attrs: object) -> dict[str, object]:
     return {
         "object_kind": "note",
         "project": {"id": 7},
         "user": {"id": 42},
-        "object_attributes": {"note": body, "noteable_type": noteable_type, "author_id": 42},
+        "object_attributes": {
+            "id": 99,
+            "note": body,
+            "noteable_type": noteable_type,
+            "author_id": 42,
+            "action": "create",
+            **attrs,
+        },
         "merge_request": {"iid": 3, "state": "opened", "last_commit": {"id": "abc"}},
     }
 
 
-def test_review_command_in_a_note_requests_a_review() -> None:
-    job = classify("Note Hook", _note("thanks!\n/ai-review\n"))
-    assert job == ReviewJob(project_id=7, iid=3, trigger="command", head_sha="abc", requested_by=42)
+THREAD = "c3d97fd471f210a5dc8b97a409e3bea95ee06c14"
+
+
+def test_a_command_in_a_note_goes_to_the_conversation_task_with_ids_only() -> None:
+    job = classify("Note Hook", _note("thanks!\n/ai-review full\n"))
+    assert job == ReviewJob(project_id=7, iid=3, trigger="note", head_sha="abc", requested_by=42, note_id=99)
+
+
+def test_a_reply_in_a_thread_is_passed_on_with_its_thread_whatever_it_says() -> None:
+    job = classify("Note Hook", _note("why?", type="DiffNote", discussion_id=THREAD))
+    assert isinstance(job, ReviewJob) and (job.trigger, job.note_id, job.discussion_id) == (
+        "note",
+        99,
+        THREAD,
+    )
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"system": True},  # GitLab's own note, even one that says /ai-review
+        {"action": "update"},  # an edit: the command ran when it was written
+    ],
+)
+def test_system_notes_and_edits_are_ignored(attrs: dict[str, object]) -> None:
+    payload = _note("/ai-review")
+    payload["object_attributes"].update(attrs)  # type: ignore[attr-defined]
+    assert isinstance(classify("Note Hook", payload), Ignored)
+
+
+def test_the_bots_own_notes_are_ignored_by_their_marker() -> None:
+    reply = "Understood: resolving.\n\n<!-- ai-review re=98 -->"
+    assert isinstance(
+        classify("Note Hook", _note(reply, type="DiscussionNote", discussion_id=THREAD)), Ignored
+    )
+    thumbs_on_a_person = _emoji()
+    thumbs_on_a_person["note"]["note"] = "a person's comment"  # type: ignore[index]
+    assert isinstance(classify("Emoji Hook", thumbs_on_a_person), Ignored)
+
+
+def test_a_comment_outside_a_thread_without_the_command_is_ignored() -> None:
+    assert isinstance(classify("Note Hook", _note("why?", discussion_id=THREAD)), Ignored)  # type null
+    assert isinstance(classify("Note Hook", _note("why?", type="DiffNote", discussion_id="x\n")), Ignored)
+
+
+def _emoji(
+    name: str = "thumbsup", awardable: str = "Note", noteable: str = "MergeRequest"
+) -> dict[str, object]:
+    return {
+        "object_kind": "emoji",
+        "project_id": 7,
+        "project": {"id": 7},
+        "user": {"id": 42},
+        "object_attributes": {"user_id": 42, "name": name, "awardable_type": awardable, "awardable_id": 99},
+        "note": {
+            "id": 99,
+            "discussion_id": THREAD,
+            "noteable_type": noteable,
+            "note": f"x <!-- ai-review fp={'a' * 16} -->",
+        },
+        "merge_request": {"iid": 3},
+    }
+
+
+def test_thumbs_on_a_comment_are_feedback() -> None:
+    job = classify("Emoji Hook", _emoji("thumbsdown"))
+    assert job == ReviewJob(7, 3, "reaction", requested_by=42, note_id=99, discussion_id=THREAD)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [_emoji("tada"), _emoji(awardable="MergeRequest"), _emoji(noteable="Issue"), {"object_kind": "emoji"}],
+)
+def test_other_reactions_are_ignored(payload: dict[str, object]) -> None:
+    assert isinstance(classify("Emoji Hook", payload), Ignored)
 
 
 @pytest.mark.parametrize("body", ["please run `/ai-review`", "/ai-reviewer", "see /ai-review docs", "hello"])
@@ -112,14 +191,9 @@ def test_a_label_change_may_be_the_break_glass_label() -> None:
 
 
 def test_the_override_command_names_its_note_for_the_worker_to_read() -> None:
+    """Like every command, an override goes to the conversation task by its note's id (the worker
+    reads the note, its author and reason from GitLab; reviewer.app.commands dispatches it)."""
     payload = _note("hotfix\n/ai-review override incident 42, reviewed by hand\n")
     payload["object_attributes"]["id"] = 99  # type: ignore[index]
     job = classify("Note Hook", payload)
-    assert job == ReviewJob(
-        project_id=7, iid=3, trigger="override", head_sha="abc", requested_by=42, note_id=99
-    )
-    plain = _note("/ai-review overrides")  # another word: a review command, not an override
-    plain["object_attributes"]["id"] = 100  # type: ignore[index]
-    assert classify("Note Hook", plain) == ReviewJob(
-        project_id=7, iid=3, trigger="command", head_sha="abc", requested_by=42
-    )
+    assert job == ReviewJob(project_id=7, iid=3, trigger="note", head_sha="abc", requested_by=42, note_id=99)

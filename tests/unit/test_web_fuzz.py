@@ -2,8 +2,9 @@
 and mutated: type swaps, deleted keys, deep nesting (inside a payload and as the whole body), lone
 surrogates (JSON escapes, and raw in the bytes), invalid UTF-8, truncation, bodies over the size
 limit, bodies in several chunks, and missing or odd headers. Every one must be answered 2xx or 4xx,
-and a job may be queued only for a delivery that asks for a review (checked against rules written
-here from GitLab's webhook docs, not by calling the classifier under test).
+and a job may be queued only for a delivery that asks for a review or an answer (a command, a note
+in a thread, thumbs on a note; checked against rules written here from GitLab's webhook docs, not
+by calling the classifier under test).
 
 The ASGI app is called directly (no network), so the run stays within seconds.
 """
@@ -33,6 +34,7 @@ EVENTS = [
     "System Hook",
     "Note Hook",
     "Confidential Note Hook",
+    "Emoji Hook",
     "Push Hook",
     "Issue Hook",
 ]
@@ -54,6 +56,7 @@ def _seeds() -> list[tuple[str, dict[str, Any]]]:
         else:
             event = "Note Hook"
         seeds.append((event, payload))
+    seeds.append(("Emoji Hook", _emoji_seed()))
     return seeds
 
 
@@ -72,6 +75,46 @@ def _positive_id(value: Any) -> int | None:
 
 def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _thread_id(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{1,64}", value) is not None
+
+
+def _emoji_seed() -> dict[str, Any]:
+    """A thumbs up on a merge request's comment, shaped as GitLab's "Emoji events" example."""
+    project = {
+        "id": 6,
+        "name": "Flight",
+        "path_with_namespace": "flightjs/Flight",
+        "web_url": "http://example.com/f",
+    }
+    return {
+        "object_kind": "emoji",
+        "event_type": "award",
+        "user": {"id": 1, "name": "Blake", "username": "root", "email": "[REDACTED]"},
+        "project_id": 6,
+        "project": project,
+        "object_attributes": {
+            "user_id": 1,
+            "created_at": "2023-07-04 20:44:11 UTC",
+            "id": 1,
+            "name": "thumbsup",
+            "awardable_type": "Note",
+            "awardable_id": 363,
+            "updated_at": "2023-07-04 20:44:11 UTC",
+            "action": "award",
+        },
+        "note": {
+            "id": 363,
+            "discussion_id": "c3d97fd471f210a5dc8b97a409e3bea95ee06c14",
+            "noteable_type": "MergeRequest",
+            "note": "a finding",
+            "system": False,
+            "type": "DiffNote",
+        },
+        "merge_request": {"id": 635, "iid": 42, "state": "opened"},
+    }
 
 
 def _may_be_queued(event: str | None, body: bytes, job: ReviewJob) -> str | None:
@@ -103,13 +146,31 @@ def _may_be_queued(event: str | None, body: bytes, job: ReviewJob) -> str | None
         note = attrs.get("note")
         if attrs.get("noteable_type") != "MergeRequest":
             return "queued a comment that is not on a merge request"
-        if not isinstance(note, str) or not any(_COMMAND_LINE.match(line) for line in note.split("\n")):
-            return "queued a comment without the command"
+        if attrs.get("system") is True or attrs.get("action", "create") != "create":
+            return "queued a system note or an edit"
+        command = isinstance(note, str) and any(_COMMAND_LINE.match(line) for line in note.split("\n"))
+        in_thread = attrs.get("type") in ("DiffNote", "DiscussionNote") and _thread_id(
+            attrs.get("discussion_id")
+        )
+        if not command and not in_thread:
+            return "queued a comment without the command, outside a thread"
         mr = _object(payload.get("merge_request"))
         if mr.get("state") in ("closed", "merged", "locked"):
             return "queued a command on a closed merge request"
+        if job.note_id is None or job.note_id != _positive_id(attrs.get("id")):
+            return "queued a note without its id"
         projects = {_positive_id(project.get("id")), _positive_id(attrs.get("project_id"))}
         iids = {_positive_id(mr.get("iid"))}
+    elif kind == "emoji" and event in (None, "Emoji Hook"):
+        note = _object(payload.get("note"))
+        if attrs.get("awardable_type") != "Note" or note.get("noteable_type") != "MergeRequest":
+            return "queued a reaction that is not on a comment of a merge request"
+        if attrs.get("name") not in ("thumbsup", "thumbsdown"):
+            return f"queued a reaction {attrs.get('name')!r}"
+        if job.note_id is None or job.note_id != _positive_id(attrs.get("awardable_id")):
+            return "queued a reaction without its note"
+        projects = {_positive_id(project.get("id")), _positive_id(payload.get("project_id"))}
+        iids = {_positive_id(_object(payload.get("merge_request")).get("iid"))}
     else:
         return f"queued event {event!r} of kind {kind!r}"
     if job.project_id not in projects - {None} or job.iid not in iids - {None}:

@@ -10,6 +10,8 @@ from reviewer.app.config import Settings
 from reviewer.app.events import ReviewJob
 from reviewer.errors import TransientError
 from workers.celery_app import REVIEW_TASK, SWEEP_TASK, broker_url, celery_config, create_celery
+from workers.conversation_tasks import TASK_NAME as CONVERSATION_TASK
+from workers.conversation_tasks import handle_conversation_task
 from workers.tasks import lock_wait_budget, retry_countdown, review_merge_request_task
 
 
@@ -84,10 +86,13 @@ def test_the_catch_up_sweep_is_scheduled_unless_turned_off() -> None:
 
 def test_the_tasks_are_registered_on_every_app() -> None:
     app = create_celery("redis://localhost:6379/0", Settings())
-    assert {REVIEW_TASK, SWEEP_TASK} <= set(app.tasks)
+    assert {REVIEW_TASK, SWEEP_TASK, CONVERSATION_TASK} <= set(app.tasks)
 
 
 def test_everything_a_job_carries_is_a_parameter_of_the_task() -> None:
     parameters = set(inspect.signature(review_merge_request_task.run).parameters)
-    assert set(ReviewJob.__dataclass_fields__) <= parameters
+    assert set(ReviewJob.__dataclass_fields__) - {"discussion_id"} <= parameters  # a thread: conversations
     assert {"delivery", "enqueued_at", "transient_retries", "lock_waits"} <= parameters
+    conversation = set(inspect.signature(handle_conversation_task.run).parameters)
+    assert {"project_id", "iid", "trigger", "note_id", "discussion_id", "user_id"} <= conversation
+    assert {"delivery", "transient_retries", "lock_waits"} <= conversation

@@ -1,8 +1,9 @@
 """The one renderer of everything the bot writes to GitLab.
 
 Every piece of text that reaches GitLab (file paths, the model's titles, bodies and suggestions,
-failure texts, tier and skip reasons, the summary, thread replies) is composed here, and only here
-can a ``Markdown`` value be made: the client's write methods take nothing else.
+failure texts, tier and skip reasons, the summary, thread replies, answers to people: ``replies``)
+is composed here, and only here can a ``Markdown`` value be made: the client's write methods take
+nothing else.
 
 GitLab runs a quick action on any line that starts with ``/command`` (the extractor in
 lib/gitlab/quick_actions/extractor.rb) unless the line sits in a fenced block, an HTML block, a
@@ -42,7 +43,9 @@ __all__ = [
     "code",
     "comment",
     "failed_review",
+    "help_reply",
     "note",
+    "reply",
     "resolved_reply",
     "sanitize",
     "summary",
@@ -332,4 +335,5 @@ def resolved_reply() -> Markdown:
     return _made(f"{RESOLVED_REPLY}\n\n{RESOLVED_MARKER}")
 
 
-from reviewer.gitlab.markdown.summary import failed_review, summary  # noqa: E402  (it renders with the primitives above)
+from reviewer.gitlab.markdown.replies import help_reply, reply  # noqa: E402  (they render with the primitives above)
+from reviewer.gitlab.markdown.summary import failed_review, summary  # noqa: E402
