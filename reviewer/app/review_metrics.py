@@ -25,6 +25,11 @@ class PrometheusObserver:
         metrics.TOKENS.labels(kind="completion", team=team).inc(spent.completion_tokens)
         metrics.COST.labels(team=team).inc(spent.cost)
         metrics.REVIEW_SECONDS.observe(analysis.seconds)
+        for model, used in analysis.spent_by_model.items():
+            metrics.MODEL_CALLS.labels(team=team, model=model, outcome="answered").inc(used.calls)
+            for kind, tokens in (("prompt", used.prompt_tokens), ("completion", used.completion_tokens)):
+                metrics.MODEL_TOKENS.labels(team=team, model=model, kind=kind).inc(tokens)
+            metrics.MODEL_COST.labels(team=team, model=model).inc(used.cost)
         look = analysis.second_look
         if look.checked and not look.reused:  # a retry's stored verdicts were counted the first time
             dropped = len(look.dropped)

@@ -236,3 +236,18 @@ def _line_cut(hunk: Hunk) -> int | None:
     middle = changed[len(changed) // 2]
     starts = [i for i in changed[1:] if hunk.lines[i - 1].kind is LineKind.CONTEXT]
     return min(starts, key=lambda i: abs(i - middle)) if starts else middle
+
+
+def line_span(chunk: Chunk) -> str:
+    """Which lines of its one file a (halved) chunk holds: " (lines 4-9)"; new-file numbers,
+    old-file ones for removed lines."""
+    if len(chunk.files) != 1:
+        return ""
+    numbers = [
+        line.new_no if line.new_no is not None else line.old_no
+        for hunk in chunk.files[0].hunks
+        for line in hunk.lines
+        if line.kind is not LineKind.CONTEXT
+    ]
+    low, high = min(n for n in numbers if n is not None), max(n for n in numbers if n is not None)
+    return f" (line {low})" if low == high else f" (lines {low}-{high})"

@@ -20,7 +20,7 @@ from reviewer.diff.positions import Inline, LineIndex, Placement
 from reviewer.errors import GatewayRejected, ModelOutputInvalid, PromptTooLong, TransientError
 from reviewer.model.client import AnswerCutOff, AnswerInvalid, AspectAnswer, LLMClient
 from reviewer.model.usage import Usage
-from reviewer.review.chunking import halve
+from reviewer.review.chunking import halve, line_span
 from reviewer.review.context import EnclosingConfig, EnclosingContext
 from reviewer.review.detectors.secrets import scan as scan_secrets
 from reviewer.review.files import FileReader, read_all
@@ -93,6 +93,7 @@ class Analysis:
     head_texts: Mapping[str, str | None] = field(default_factory=dict)  # reviewed files at head
     second_look: SecondLook = field(default_factory=SecondLook)  # what it checked and dropped
     models: dict[str, str] = field(default_factory=dict)  # aspect (group) -> the model that answered
+    spent_by_model: dict[str, Usage] = field(default_factory=dict)  # this run's calls, per model
 
     @property
     def complete(self) -> bool:
@@ -168,6 +169,7 @@ class Engine:
         found: list[Finding] = list(secrets.findings)
         versions: dict[str, str] = {}
         answered_by: dict[str, str] = {}
+        by_model: dict[str, Usage] = {}
         for chunk, aspect, outcome, stored in results:
             versions[aspect] = self.prompts.version(aspect, policy)
             if isinstance(outcome, BaseException):
@@ -178,7 +180,9 @@ class Engine:
                 continue
             usage = usage + outcome.usage
             answered_by[aspect] = outcome.model
-            spent = spent if stored else spent + outcome.usage
+            if not stored:
+                spent = spent + outcome.usage
+                by_model[outcome.model] = by_model.get(outcome.model, Usage()) + outcome.usage
             reused += stored
             found.extend(_named_as_given(outcome.findings, policy))
             if outcome.rejected:
@@ -220,6 +224,7 @@ class Engine:
             head_texts=texts,
             second_look=look,
             models=answered_by,
+            spent_by_model=by_model,
         )
 
     def _second_look(
@@ -368,29 +373,14 @@ def _spent(exc: AnswerCutOff) -> AspectAnswer:
     return AspectAnswer((), (), exc.usage, exc.model, repaired=False)
 
 
-def _span(chunk: Chunk) -> str:
-    """Which lines of its one file a (halved) chunk holds: " (lines 4-9)"; new-file numbers,
-    old-file ones for removed lines."""
-    if len(chunk.files) != 1:
-        return ""
-    numbers = [
-        line.new_no if line.new_no is not None else line.old_no
-        for hunk in chunk.files[0].hunks
-        for line in hunk.lines
-        if line.kind is not LineKind.CONTEXT
-    ]
-    low, high = min(n for n in numbers if n is not None), max(n for n in numbers if n is not None)
-    return f" (line {low})" if low == high else f" (lines {low}-{high})"
-
-
 def _failure(aspect: str, chunk: Chunk, exc: BaseException, masker: Callable[[str], str]) -> Failure:
     if isinstance(exc, AnswerCutOff):
         problem = (
-            f"the model's answer was cut off at its length limit, even for this part{_span(chunk)} "
+            f"the model's answer was cut off at its length limit, even for this part{line_span(chunk)} "
             "(a higher REVIEWER_LLM_MAX_TOKENS may fit it)"
         )
     elif isinstance(exc, PromptTooLong):
-        problem = f"the prompt is over the model's context window, even for this part{_span(chunk)}"
+        problem = f"the prompt is over the model's context window, even for this part{line_span(chunk)}"
     elif isinstance(exc, ModelOutputInvalid):
         problem = "the model's answer stayed invalid"
     elif isinstance(exc, GatewayRejected):

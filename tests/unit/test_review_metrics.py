@@ -58,3 +58,22 @@ def test_the_second_look_counts_kept_dropped_and_unchecked_findings_once() -> No
 
     after = {v: _sample("reviewer_second_look_findings_total", team="t", verdict=v) for v in before}
     assert {v: after[v] - before[v] for v in before} == {"kept": 2, "dropped": 1, "unchecked": 2}
+
+
+def test_calls_tokens_and_cost_are_counted_per_model_for_the_dashboard() -> None:
+    plan = Plan(Tier.FULL, "auth", (), (), 3, 2)
+    lite, main = Usage(prompt_tokens=100, completion_tokens=20, cost=0.01, calls=1), Usage(
+        prompt_tokens=700, completion_tokens=90, cost=0.2, calls=2
+    )
+    analysis = Analysis(
+        plan, [], [], [], lite + main, {}, (), 3, 0.5, spent=lite + main,
+        spent_by_model={"openai/gpt-4o-mini": lite, "openai/gpt-4o": main},
+    )  # fmt: skip
+    labels = {"team": "payments", "model": "openai/gpt-4o"}
+    calls = _sample("reviewer_llm_calls_total", outcome="answered", **labels)
+    tokens = _sample("reviewer_llm_model_tokens_total", kind="prompt", **labels)
+    cost = _sample("reviewer_llm_model_cost_usd_total", **labels)
+    PrometheusObserver().analysed("payments", analysis)
+    assert _sample("reviewer_llm_calls_total", outcome="answered", **labels) == calls + 2
+    assert _sample("reviewer_llm_model_tokens_total", kind="prompt", **labels) == tokens + 700
+    assert _sample("reviewer_llm_model_cost_usd_total", **labels) == cost + 0.2
