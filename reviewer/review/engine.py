@@ -23,6 +23,7 @@ from reviewer.model.usage import Usage
 from reviewer.review.chunking import halve, line_span
 from reviewer.review.context import EnclosingConfig, EnclosingContext
 from reviewer.review.detectors.secrets import scan as scan_secrets
+from reviewer.review.detectors.secrets import scan_text
 from reviewer.review.files import FileReader, read_all
 from reviewer.review.findings import Finding, select, with_fingerprint
 from reviewer.review.memory import AnswerStore, answer_key, dump_answer, load_answer
@@ -160,7 +161,7 @@ class Engine:
             for chunk in plan.chunks
             for group in _call_groups(aspects, plan.is_sensitive(chunk))
         ]
-        shown_title = secrets.masker(title)
+        shown_title = scan_text([title])(secrets.masker(title))  # a title can hold a key of its own
         results = self._run_aspects(tasks, plan, policy, shown_title, metadata or {}, service, answers)
         usage = spent = Usage()
         failures: list[Failure] = []

@@ -210,3 +210,14 @@ def test_stored_answers_are_not_asked_again_and_give_the_same_findings(gateway: 
     assert again.complete and again.reused == 1
     assert [f.fingerprint for f, _ in again.placed] == [f.fingerprint for f, _ in first.placed]
     assert again.spent.prompt_tokens == 300 and again.usage.prompt_tokens == 800
+
+
+def test_a_key_in_the_merge_request_title_reaches_no_model(gateway: FakeGateway) -> None:
+    key_id = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id: detect-secrets knows its shape
+    gateway.responder = lambda request: answer(json.dumps({"findings": []}))
+    engine = _engine(gateway)
+    files = parse_unified(_diff({"src/app.py": ["x = 1"]}))
+    engine.analyse(files, REFS, title=f"Rotate {key_id} today", policy=engine.prompts.policy(None))
+    assert gateway.requests
+    for request in gateway.requests:
+        assert key_id not in json.dumps(request.body)
