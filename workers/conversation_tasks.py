@@ -12,7 +12,6 @@ and never twice.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import replace
@@ -31,7 +30,14 @@ from reviewer.deadline import Deadline, within
 from reviewer.errors import ConfigError, ReviewerError, ReviewStopped, TransientError
 from reviewer.gitlab.publish import report_failure
 from reviewer.pipeline import ReviewRequest, review_merge_request
-from workers.tasks import WorkerState, lock_wait_budget, retry_countdown, worker_state
+from workers.tasks import (
+    WorkerState,
+    lock_wait_budget,
+    lock_wait_countdown,
+    retry_countdown,
+    retry_later,
+    worker_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +160,7 @@ def handle_conversation_task(
             metrics.REVIEW_FAILURES.labels(reason="lock_wait").inc()
             log.error("note %s on %s!%s dropped: its MR stayed locked too long", note_id, project_id, iid)
             return {"status": "skipped", "detail": "the merge request stayed locked by another review"}
-        countdown = random.uniform(0.3, 0.6) * settings.lock_ttl  # a dead holder's lock lapses within the TTL
-        raise self.retry(
-            kwargs={**self.request.kwargs, "lock_waits": lock_waits + 1},
-            countdown=countdown,
-            max_retries=None,
-        ) from None
+        retry_later(self, "lock_waits", lock_wait_countdown(settings))
     except _ReviewFailed as exc:
         return _failed(ctx, project_id, iid, note_id, str(exc.failure), report=True)
     except (TransientError, redis.RedisError) as exc:
@@ -171,11 +172,7 @@ def handle_conversation_task(
         countdown = retry_countdown(
             transient, transient_retries, base=settings.retry_backoff, cap=settings.max_countdown
         )
-        raise self.retry(
-            kwargs={**self.request.kwargs, "transient_retries": transient_retries + 1},
-            countdown=countdown,
-            max_retries=None,
-        ) from None
+        retry_later(self, "transient_retries", countdown)
     except ReviewStopped as exc:  # the deadline passed while answering
         log.error("note %s on %s!%s not handled: %s", note_id, project_id, iid, exc)
         return {"status": "failed", "detail": str(exc)}

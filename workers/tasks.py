@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 from celery import Celery, Task, shared_task
@@ -133,6 +133,18 @@ def retry_countdown(exc: TransientError, retries: int, *, base: float, cap: floa
     return min(cap, max(backoff, exc.retry_after or 0.0))
 
 
+def retry_later(task: Task, budget: str, countdown: float) -> NoReturn:
+    """Run ``task`` again in ``countdown`` seconds, one more spent on its ``budget`` counter
+    (``lock_waits`` or ``transient_retries``, task kwargs kept apart so one never spends the other)."""
+    spent = int(task.request.kwargs.get(budget, 0))
+    raise task.retry(kwargs={**task.request.kwargs, budget: spent + 1}, countdown=countdown, max_retries=None)
+
+
+def lock_wait_countdown(settings: Settings) -> float:
+    """How long to wait for an MR another job holds: a dead holder's lock lapses within the TTL."""
+    return random.uniform(0.3, 0.6) * settings.lock_ttl
+
+
 def lock_wait_budget(settings: Settings) -> int:
     """Lock waits enough to outlast any review: a holder stops at its deadline, and a dead holder's
     lock expires within its TTL."""
@@ -232,10 +244,7 @@ def _wait_for_lock(task: Task, worker: WorkerState, job: ReviewJob, lock_waits: 
         metrics.REVIEW_FAILURES.labels(reason="lock_wait").inc()
         log.error("review of %s!%s dropped: its MR stayed locked too long", job.project_id, job.iid)
         return {"status": "skipped", "reason": "the merge request stayed locked by another review"}
-    countdown = random.uniform(0.3, 0.6) * settings.lock_ttl  # a dead holder's lock lapses within the TTL
-    raise task.retry(
-        kwargs={**task.request.kwargs, "lock_waits": lock_waits + 1}, countdown=countdown, max_retries=None
-    )
+    retry_later(task, "lock_waits", lock_wait_countdown(settings))
 
 
 def _retry_or_fail(
@@ -259,11 +268,7 @@ def _retry_or_fail(
             settings.max_retries,
             failure,
         )
-        raise task.retry(
-            kwargs={**task.request.kwargs, "transient_retries": retries + 1},
-            countdown=countdown,
-            max_retries=None,
-        )
+        retry_later(task, "transient_retries", countdown)
     what = str(failure)
     if isinstance(failure, TransientError):
         what = f"{failure} (tried {retries + 1} times)"
